@@ -11,7 +11,7 @@ SYSCONFDIR ?= /etc
 DESTDIR   ?=
 
 CC        ?= cc
-PKGS      := libnftnl libmnl libnetfilter_log libnftables libtirpc
+PKGS      := libnftnl libmnl libnetfilter_log libnfnetlink libnftables libtirpc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3
 
