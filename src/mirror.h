@@ -1,0 +1,69 @@
+/* mirror.h - the mirror's data side: address -> expiry table, written out
+ * as the Postfix btree map (btree:/etc/dracd/dracd).
+ *
+ * The netlink side calls mirror_set/del/clear for every change it sees in
+ * the nftables sets; the loop calls mirror_tick when it wakes and sleeps at
+ * most until mirror_next_deadline().  All times are wall-clock milliseconds
+ * since the epoch.  Not thread-safe: one loop owns it. */
+#ifndef DRAC_MIRROR_H
+#define DRAC_MIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct mirror_config {
+	const char *map_path;		/* "/etc/dracd/dracd.db" */
+	unsigned min_write_interval_ms; /* coalescing; 0 means the default, 50 */
+};
+
+#define MIRROR_WRITE_INTERVAL_MS 50
+
+struct mirror_stats {
+	uint64_t writes, full_writes, incremental_writes, write_errors, expired;
+	uint64_t last_write_wall_ms;
+	uint64_t last_write_us; /* how long the last write took */
+};
+
+/* NULL (logged) when the map's directory is missing or unsafe (writable by
+ * group or others without being a sticky root-owned directory) or the lock
+ * file MAP.lock cannot be opened.  Does not touch the map itself. */
+struct mirror *mirror_new(const struct mirror_config *cfg);
+void mirror_free(struct mirror *m);
+
+/* Element added or refreshed; expiry_ms = wall-clock ms since the epoch. */
+void mirror_set(struct mirror *m, const struct drac_addr *a, uint64_t expiry_ms);
+void mirror_del(struct mirror *m, const struct drac_addr *a);
+/* AF_INET, AF_INET6, or 0 for all. */
+void mirror_clear(struct mirror *m, int family);
+
+/* Load entries from the existing map file (after a restart); they replace
+ * table entries for the same address.  Returns the number loaded, -1 when
+ * the file is missing or corrupt (logged; the caller rebuilds, and the next
+ * write is a full one).  Expired entries are skipped (and removed from the
+ * file by the next write), as are records that are not ADDR -> digits. */
+int mirror_load(struct mirror *m, uint64_t now_ms);
+
+/* Call when the loop wakes: expires entries whose expiry <= now, writes the
+ * map if dirty and the coalescing interval allows (the first change after a
+ * quiet period is written at once).  0, or -1 when the write failed (logged
+ * once per failure streak, retried with backoff up to 5 s). */
+int mirror_tick(struct mirror *m, uint64_t now_ms);
+/* When tick is next needed: min(next expiry, pending write); may be in the
+ * past (tick now); UINT64_MAX if nothing is pending. */
+uint64_t mirror_next_deadline(const struct mirror *m);
+/* Force a full write now, e.g. at start so the map exists (empty if need
+ * be).  Waits for the writer lock.  0 or -1 (logged). */
+int mirror_write_now(struct mirror *m);
+
+size_t mirror_count(const struct mirror *m);
+bool mirror_get(const struct mirror *m, const struct drac_addr *a, uint64_t *expiry_ms);
+/* In no particular order; cb must not change the table. */
+void mirror_foreach(const struct mirror *m,
+		    void (*cb)(const struct drac_addr *a, uint64_t expiry_ms, void *arg),
+		    void *arg);
+const struct mirror_stats *mirror_stats(const struct mirror *m);
+
+#endif
