@@ -369,7 +369,8 @@ int nftset_parse_elems(const struct nlmsghdr *nlh, nftset_elem_cb cb, void *arg)
 	else
 		goto not_ours;
 	it = nftnl_set_elems_iter_create(s);
-	for (e = it ? nftnl_set_elems_iter_cur(it) : NULL; e; e = nftnl_set_elems_iter_next(it)) {
+	/* _next() returns the current element, then advances */
+	while (it && (e = nftnl_set_elems_iter_next(it))) {
 		struct drac_addr a;
 		uint32_t klen = 0;
 		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);

@@ -1,0 +1,19 @@
+/* control.h - the daemon's status socket, read by `drac status` */
+#ifndef DRAC_CONTROL_H
+#define DRAC_CONTROL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "loop.h"
+
+/* Writes the status as JSON to f. */
+typedef void (*control_status_fn)(void *arg, FILE *f);
+
+struct control *control_open(struct loop *l, const char *path, control_status_fn fn, void *arg);
+void control_close(struct control *c);
+
+/* Client side: the daemon's JSON status into buf; -1 when no daemon. */
+int control_query(const char *path, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,386 @@
+/* dracd.c - the daemon: read the settings, open the sources, run the loop
+ *
+ *   dracd [-f] [-d] [-i] [-c settings] [-e window] [-o KEY=VALUE]... [dbfile]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "flow.h"
+#include "gate.h"
+#include "log.h"
+#include "loghook.h"
+#include "loop.h"
+#include "mirror.h"
+#include "nfevents.h"
+#include "rpcfwd.h"
+#include "rpcsrv.h"
+#include "ruleset.h"
+#include "settings.h"
+#include "tap.h"
+
+#define FLOW_IDLE_MS 120000
+#define MAX_OVERRIDES 64
+
+struct dracd {
+	struct loop *loop;
+	struct settings s;
+	const char *settings_path;
+	bool path_given;
+	char *overrides[MAX_OVERRIDES];
+	int n_overrides;
+	const char *dbfile;
+	const char *window_arg;
+	struct gate *gate;
+	struct tap *tap;
+	struct flow_table *flows;
+	struct loop_timer *flow_timer;
+	struct loghook *loghook;
+	struct rpcsrv *rpc;
+	struct rpcfwd *fwd;
+	struct control *control;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: dracd [-f] [-d] [-i] [-c settings] [-e window] [-o KEY=VALUE]... [dbfile]\n"
+	      "  -f          stay in the foreground, log to stderr\n"
+	      "  -d          debug messages\n"
+	      "  -i          start with an empty set and map (like rpc.dracd -i)\n"
+	      "  -c FILE     settings file (default /etc/sysconfig/dracd, else /etc/default/dracd)\n"
+	      "  -e WINDOW   relay window: minutes, or 90s, 45m, 2h (EXPIRE_TIME)\n"
+	      "  -o KEY=VAL  override one setting of the file\n"
+	      "  dbfile      the Postfix map (DRAC_MAP, default /etc/dracd/dracd.db)\n"
+	      "  --print-ruleset   print table inet drac as loaded, and exit\n"
+	      "  --print-settings  print the effective settings, and exit\n",
+	      f);
+}
+
+/* The file, then -o overrides, -e and the dbfile argument, into s. */
+static int load_settings(struct dracd *d, struct settings *s)
+{
+	char err[512];
+
+	settings_defaults(s);
+	if (settings_load(s, d->settings_path, d->path_given, err, sizeof(err)) < 0)
+		goto bad;
+	for (int i = 0; i < d->n_overrides; i++) {
+		char *eq = strchr(d->overrides[i], '=');
+
+		if (!eq) {
+			snprintf(err, sizeof(err), "-o %s: expected KEY=VALUE", d->overrides[i]);
+			goto bad;
+		}
+		*eq = '\0';
+		if (settings_set(s, d->overrides[i], eq + 1, err, sizeof(err)) < 0) {
+			*eq = '=';
+			goto bad;
+		}
+		*eq = '=';
+	}
+	if (d->window_arg && settings_set(s, "EXPIRE_TIME", d->window_arg, err, sizeof(err)) < 0)
+		goto bad;
+	if (d->dbfile && settings_set(s, "DRAC_MAP", d->dbfile, err, sizeof(err)) < 0)
+		goto bad;
+	return 0;
+bad:
+	msg_err("%s", err);
+	settings_free(s);
+	return -1;
+}
+
+static void on_packet(void *arg, int family, bool outgoing, const uint8_t *pkt, size_t len)
+{
+	struct dracd *d = arg;
+	struct flow_grant g;
+
+	if (flow_packet(d->flows, family, outgoing, pkt, len, loop_now(), &g) == 1)
+		gate_grant(&g.client, SRC_NFLOG, d->gate);
+}
+
+static void flow_tick(void *arg)
+{
+	struct dracd *d = arg;
+
+	flow_expire(d->flows, loop_now());
+	loop_timer_after(d->flow_timer, 5000);
+}
+
+static void forward_grant(void *arg, const struct drac_addr *a)
+{
+	rpcfwd_send(arg, a);
+}
+
+static void stop_sources(struct dracd *d)
+{
+	control_close(d->control);
+	d->control = NULL;
+	rpcfwd_free(d->fwd);
+	d->fwd = NULL;
+	rpcsrv_free(d->rpc);
+	d->rpc = NULL;
+	loghook_free(d->loghook);
+	d->loghook = NULL;
+	tap_close(d->tap);
+	d->tap = NULL;
+	loop_timer_free(d->flow_timer);
+	d->flow_timer = NULL;
+	flow_free(d->flows);
+	d->flows = NULL;
+}
+
+static void status_json(void *arg, FILE *f);
+
+static int start_sources(struct dracd *d)
+{
+	const struct settings *s = &d->s;
+
+	if (s->tap) {
+		struct flow_config fc = { .max_flows = s->max_flows, .idle_ms = FLOW_IDLE_MS };
+
+		memcpy(fc.pop3_ports, s->pop3_ports, sizeof(fc.pop3_ports));
+		memcpy(fc.imap_ports, s->imap_ports, sizeof(fc.imap_ports));
+		fc.n_pop3 = s->n_pop3;
+		fc.n_imap = s->n_imap;
+		d->flows = flow_new(&fc);
+		d->flow_timer = loop_timer_new(d->loop, flow_tick, d);
+		if (!d->flows || !d->flow_timer) {
+			msg_err("cannot allocate the flow table (%u flows)", s->max_flows);
+			return -1;
+		}
+		loop_timer_after(d->flow_timer, 5000);
+		d->tap = tap_open(d->loop, s->nflog_group, on_packet, d);
+		if (!d->tap)
+			return -1;
+	}
+	if (*s->loghook_socket || *s->loghook_file || s->loghook_stdin) {
+		struct loghook_config lc = {
+			.socket_path = *s->loghook_socket ? s->loghook_socket : NULL,
+			.file_path = *s->loghook_file ? s->loghook_file : NULL,
+			.use_stdin = s->loghook_stdin,
+		};
+
+		d->loghook = loghook_new(d->loop, &lc, gate_grant, d->gate);
+		if (!d->loghook)
+			return -1;
+	}
+	if (s->rpc) {
+		d->rpc = rpcsrv_new(d->loop, s->allow_path, gate_grant, d->gate);
+		if (!d->rpc)
+			return -1;
+	}
+	if (s->forward) {
+		d->fwd = rpcfwd_new(d->loop, s->conf_path);
+		if (!d->fwd)
+			return -1;
+		gate_set_forward(d->gate, forward_grant, d->fwd);
+	} else {
+		gate_set_forward(d->gate, NULL, NULL);
+	}
+	if (*s->control) {
+		d->control = control_open(d->loop, s->control, status_json, d);
+		if (!d->control)
+			return -1;
+	}
+	return 0;
+}
+
+static void on_term(void *arg)
+{
+	struct dracd *d = arg;
+
+	msg_info("stopping; grants stay in the kernel sets and the map");
+	loop_stop(d->loop);
+}
+
+static void on_hup(void *arg)
+{
+	struct dracd *d = arg;
+	struct settings fresh, old;
+
+	if (load_settings(d, &fresh) < 0) {
+		msg_err("reload refused; the old settings stay in force");
+		return;
+	}
+	old = d->s;
+	stop_sources(d);
+	d->s = fresh;
+	if (gate_reconfigure(d->gate, &d->s, d->s.tap) < 0 || start_sources(d) < 0) {
+		msg_err("reload failed; going back to the old settings");
+		stop_sources(d);
+		d->s = old;
+		gate_reconfigure(d->gate, &d->s, d->s.tap);
+		start_sources(d);
+		settings_free(&fresh);
+		return;
+	}
+	settings_free(&old);
+	msg_info("settings reloaded from %s", d->settings_path);
+}
+
+static void json_u64(FILE *f, const char *k, uint64_t v, bool comma)
+{
+	fprintf(f, "\"%s\":%llu%s", k, (unsigned long long)v, comma ? "," : "");
+}
+
+static void status_json(void *arg, FILE *f)
+{
+	struct dracd *d = arg;
+	const struct gate_stats *gs = gate_stats(d->gate);
+	const struct mirror_stats *ms = mirror_stats(gate_mirror(d->gate));
+	const struct nfevents_stats *es = nfevents_stats(gate_events(d->gate));
+	uint64_t now = wall_now();
+
+	fprintf(f, "{\"pid\":%d,", (int)getpid());
+	json_u64(f, "uptime_s", (now - gs->started_wall_ms) / 1000, true);
+	json_u64(f, "window_s", d->s.window_ms / 1000, true);
+	fprintf(f, "\"map\":{\"path\":\"%s\",", d->s.map_path);
+	json_u64(f, "entries", mirror_count(gate_mirror(d->gate)), true);
+	json_u64(f, "writes", ms->writes, true);
+	json_u64(f, "write_errors", ms->write_errors, true);
+	json_u64(f, "last_write_age_ms", ms->last_write_wall_ms ? now - ms->last_write_wall_ms : 0, false);
+	fputs("},\"grants\":{", f);
+	for (int i = 0; i < SRC_COUNT; i++)
+		json_u64(f, source_name(i), gs->grants[i], true);
+	json_u64(f, "refused_trusted", gs->refused, false);
+	fputs("},\"kernel\":{", f);
+	json_u64(f, "commits", gs->commits, true);
+	json_u64(f, "commit_errors", gs->commit_errors, true);
+	json_u64(f, "restores", gs->restores, true);
+	json_u64(f, "resyncs", gs->resyncs, true);
+	json_u64(f, "events", es->events, true);
+	json_u64(f, "event_overruns", es->overruns, false);
+	fputs("}", f);
+	if (d->tap) {
+		const struct tap_stats *ts = tap_stats(d->tap);
+		const struct flow_stats *fs = flow_stats(d->flows);
+
+		fputs(",\"tap\":{", f);
+		json_u64(f, "packets", ts->packets, true);
+		json_u64(f, "lost", ts->lost, true);
+		json_u64(f, "overruns", ts->overruns, true);
+		json_u64(f, "flows", flow_count(d->flows), true);
+		json_u64(f, "flow_memory", flow_memory(d->flows), true);
+		json_u64(f, "logins", fs->grants, true);
+		fputs("\"drops\":{", f);
+		json_u64(f, "malformed", fs->malformed, true);
+		json_u64(f, "gap", fs->gaps, true);
+		json_u64(f, "conflict", fs->conflicts, true);
+		json_u64(f, "overflow", fs->overflow, true);
+		json_u64(f, "aborted", fs->aborted, true);
+		json_u64(f, "evicted", fs->evicted, false);
+		fputs("}}", f);
+	}
+	if (d->loghook) {
+		const struct loghook_stats *ls = loghook_stats(d->loghook);
+
+		fputs(",\"loghook\":{", f);
+		json_u64(f, "lines", ls->lines, true);
+		json_u64(f, "matched", ls->matched, true);
+		json_u64(f, "overlong", ls->overlong, false);
+		fputs("}", f);
+	}
+	if (d->rpc) {
+		const struct rpcsrv_stats *rs = rpcsrv_stats(d->rpc);
+
+		fputs(",\"rpc\":{", f);
+		json_u64(f, "calls", rs->calls, true);
+		json_u64(f, "granted", rs->granted, true);
+		json_u64(f, "refused", rs->refused, true);
+		json_u64(f, "malformed", rs->malformed, false);
+		fputs("}", f);
+	}
+	fputs("}\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "print-ruleset", no_argument, NULL, 'R' },
+		{ "print-settings", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dracd d = { 0 };
+	bool foreground = false, debug = false, empty = false;
+	int print = 0, c;
+	char err[512];
+
+	log_init("dracd", LOG_TO_STDERR, 0);
+	d.settings_path = access("/etc/sysconfig/dracd", F_OK) == 0 ? "/etc/sysconfig/dracd"
+								   : "/etc/default/dracd";
+	while ((c = getopt_long(argc, argv, "fdic:e:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': foreground = true; break;
+		case 'd': debug = true; break;
+		case 'i': empty = true; break;
+		case 'c': d.settings_path = optarg; d.path_given = true; break;
+		case 'e': d.window_arg = optarg; break;
+		case 'o':
+			if (d.n_overrides == MAX_OVERRIDES)
+				msg_fatal("too many -o options");
+			d.overrides[d.n_overrides++] = optarg;
+			break;
+		case 'R': print = 'R'; break;
+		case 'S': print = 'S'; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc)
+		d.dbfile = argv[optind++];
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("dracd", LOG_TO_STDERR, debug);
+	if (load_settings(&d, &d.s) < 0)
+		return 1;
+	if (print == 'R') {
+		ruleset_print(&d.s, true, stdout);
+		return 0;
+	}
+	if (print == 'S') {
+		settings_print(&d.s, stdout);
+		return 0;
+	}
+	if (pidfile_lock(d.s.pidfile, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	if (!foreground) {
+		if (daemon_detach() < 0)
+			msg_fatal("cannot detach: %s", strerror(errno));
+	}
+	d.loop = loop_new();
+	if (!d.loop)
+		msg_fatal("cannot create the event loop: %s", strerror(errno));
+	if (loop_signal(d.loop, SIGTERM, on_term, &d) < 0 ||
+	    loop_signal(d.loop, SIGINT, on_term, &d) < 0 ||
+	    loop_signal(d.loop, SIGHUP, on_hup, &d) < 0)
+		msg_fatal("cannot handle signals: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	d.gate = gate_new(d.loop, &d.s, d.s.tap, empty);
+	if (!d.gate)
+		return 1;
+	if (start_sources(&d) < 0)
+		return 1;
+	if (drop_privileges(d.s.user, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	if (!foreground) {
+		log_init("dracd", LOG_TO_SYSLOG, debug);
+		daemon_ready();
+	}
+	msg_info("ready (pid %d)", (int)getpid());
+	loop_run(d.loop);
+	stop_sources(&d);
+	gate_free(d.gate);
+	settings_free(&d.s);
+	pidfile_remove();
+	loop_free(d.loop);
+	return 0;
+}

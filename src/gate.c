@@ -1,0 +1,311 @@
+/* gate.c - grant, mirror, restore.
+ *
+ * One direction only: sources -> kernel set -> events -> mirror -> map.
+ * Our own grants reach the mirror the same way as an administrator's
+ * `nft add element`, so there is one path to test.  The kernel announces
+ * no expiry, so the mirror expires entries on its own timer; it forgets
+ * nothing when the table disappears (flush ruleset, firewall reload):
+ * the table comes back with every unexpired grant and its remaining time.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+#include "log.h"
+#include "mirror.h"
+#include "nfevents.h"
+#include "nftset.h"
+#include "ruleset.h"
+
+struct gate {
+	struct loop *loop;
+	const struct settings *s;
+	bool tap;
+	struct nftset *ns;
+	struct mirror *mirror;
+	struct nfevents *ev;
+	struct loop_timer *mirror_timer;
+	bool restore_pending, resync_pending;
+	gate_forward_fn forward;
+	void *forward_arg;
+	struct gate_stats st;
+};
+
+static void gate_idle(void *arg);
+
+int gate_grant(const struct drac_addr *a0, enum grant_source src, void *arg)
+{
+	struct gate *g = arg;
+	struct drac_addr a = *a0;
+	char buf[ADDR_STRLEN];
+
+	addr_unmap(&a);
+	addr_fmt(&a, buf, sizeof(buf));
+	if (addr_is_loopback(&a) || netlist_match(&g->s->trusted, &a)) {
+		g->st.refused++;
+		msg_info("not granting %s (source %s): trusted network", buf, source_name(src));
+		return -1;
+	}
+	if (nftset_queue(g->ns, &a, g->s->window_ms) < 0) {
+		msg_err("cannot queue grant of %s: out of memory", buf);
+		return -1;
+	}
+	g->st.grants[src]++;
+	msg_info("grant %s for %llus (source %s)", buf,
+		 (unsigned long long)(g->s->window_ms / 1000), source_name(src));
+	if (g->forward && src != SRC_RPC && src != SRC_RESTORE)
+		g->forward(g->forward_arg, &a);
+	return 0;
+}
+
+static void queue_remaining(const struct drac_addr *a, uint64_t expiry, void *arg)
+{
+	struct gate *g = arg;
+	uint64_t now = wall_now();
+
+	if (expiry > now + 1000) { /* under a second left: let it go */
+		nftset_queue(g->ns, a, expiry - now);
+		g->st.restored++;
+	}
+}
+
+/* Make the table exist and hold every unexpired grant the mirror knows. */
+static int gate_restore(struct gate *g, const char *why)
+{
+	char err[512];
+	uint64_t before = g->st.restored;
+	int n;
+
+	g->restore_pending = false;
+	if (ruleset_apply(g->s, g->tap, err, sizeof(err)) < 0) {
+		msg_err("cannot load table inet drac: %s", err);
+		return -1;
+	}
+	nftset_discard(g->ns); /* all of it is in the mirror or re-queued */
+	mirror_foreach(g->mirror, queue_remaining, g);
+	n = nftset_commit(g->ns, err, sizeof(err));
+	if (n < 0) {
+		msg_err("restore: %s", err);
+		nftset_discard(g->ns);
+		return -1;
+	}
+	g->st.restores++;
+	if (why)
+		msg_info("%s: table inet drac restored with %llu grants", why,
+			 (unsigned long long)(g->st.restored - before));
+	return 0;
+}
+
+static void commit(struct gate *g)
+{
+	char err[512];
+
+	if (!nftset_queued(g->ns))
+		return;
+	if (nftset_commit(g->ns, err, sizeof(err)) >= 0) {
+		g->st.commits++;
+		return;
+	}
+	if (errno == ENOENT) {
+		/* The table went away before its events reached us; the
+		 * failed batch is still queued. */
+		if (ruleset_apply(g->s, g->tap, err, sizeof(err)) == 0 &&
+		    nftset_commit(g->ns, err, sizeof(err)) >= 0) {
+			g->st.commits++;
+			g->restore_pending = true; /* bring back the others too */
+			return;
+		}
+	}
+	g->st.commit_errors++;
+	msg_err("%s", err);
+	nftset_discard(g->ns);
+}
+
+static void add_to_mirror(const struct drac_addr *a, uint64_t timeout, uint64_t expires, void *arg)
+{
+	struct gate *g = arg;
+
+	mirror_set(g->mirror, a, wall_now() + (expires ? expires : g->s->window_ms));
+}
+
+/* Read both sets again after lost events: the kernel is the truth. */
+static void gate_resync(struct gate *g)
+{
+	struct mirror *fresh = g->mirror;
+	int n4, n6;
+
+	g->resync_pending = false;
+	g->st.resyncs++;
+	mirror_clear(fresh, 0);
+	n4 = nftset_dump(g->ns, AF_INET, add_to_mirror, g);
+	n6 = nftset_dump(g->ns, AF_INET6, add_to_mirror, g);
+	if (n4 < 0 || n6 < 0) {
+		g->restore_pending = true;
+		return;
+	}
+	msg_info("resynchronised with the kernel: %d IPv4 and %d IPv6 grants", n4, n6);
+}
+
+static void arm_mirror_timer(struct gate *g)
+{
+	uint64_t when = mirror_next_deadline(g->mirror), now = wall_now();
+
+	if (when == UINT64_MAX)
+		loop_timer_stop(g->mirror_timer);
+	else
+		loop_timer_after(g->mirror_timer, when > now ? when - now : 0);
+}
+
+static void gate_idle(void *arg)
+{
+	struct gate *g = arg;
+
+	commit(g);
+	if (g->resync_pending)
+		gate_resync(g);
+	if (g->restore_pending)
+		gate_restore(g, "table inet drac was removed");
+	mirror_tick(g->mirror, wall_now());
+	arm_mirror_timer(g);
+}
+
+static void mirror_due(void *arg)
+{
+	/* gate_idle runs right after every loop iteration; nothing to do. */
+}
+
+static void ev_elem(void *arg, bool added, const struct drac_addr *a, uint64_t expires)
+{
+	struct gate *g = arg;
+
+	if (added)
+		add_to_mirror(a, 0, expires, g);
+	else
+		mirror_del(g->mirror, a);
+}
+
+static void ev_gone(void *arg)
+{
+	struct gate *g = arg;
+
+	g->restore_pending = true;
+}
+
+static void ev_resync(void *arg)
+{
+	struct gate *g = arg;
+
+	g->resync_pending = true;
+}
+
+static const struct nfevents_ops gate_ev_ops = { ev_elem, ev_gone, ev_resync };
+
+struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool empty)
+{
+	struct gate *g = calloc(1, sizeof(*g));
+	struct mirror_config mc = { 0 };
+	char err[512];
+	int loaded = 0;
+
+	if (!g)
+		return NULL;
+	g->loop = l;
+	g->s = s;
+	g->tap = tap;
+	g->st.started_wall_ms = wall_now();
+	g->ns = nftset_open();
+	if (!g->ns) {
+		msg_err("cannot open nf_tables netlink socket: %s%s", strerror(errno),
+			errno == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+		goto bad;
+	}
+	if (ruleset_apply(s, tap, err, sizeof(err)) < 0) {
+		msg_err("cannot load table inet drac: %s", err);
+		goto bad;
+	}
+	mc.map_path = s->map_path;
+	mc.min_write_interval_ms = s->write_interval_ms;
+	g->mirror = mirror_new(&mc);
+	if (!g->mirror)
+		goto bad;
+	/* Listen before changing anything, so no change is missed. */
+	g->ev = nfevents_open(l, &gate_ev_ops, g);
+	g->mirror_timer = loop_timer_new(l, mirror_due, g);
+	if (!g->ev || !g->mirror_timer)
+		goto bad;
+	if (empty) {
+		if (nftset_flush(g->ns, AF_INET) < 0 || nftset_flush(g->ns, AF_INET6) < 0)
+			msg_warn("cannot empty the sets: %s", strerror(errno));
+		mirror_clear(g->mirror, 0);
+	} else {
+		loaded = mirror_load(g->mirror, wall_now());
+		if (loaded < 0)
+			msg_info("%s: rebuilding it from the kernel sets", s->map_path);
+		if (nftset_dump(g->ns, AF_INET, add_to_mirror, g) < 0 ||
+		    nftset_dump(g->ns, AF_INET6, add_to_mirror, g) < 0)
+			msg_warn("cannot read the sets: %s", strerror(errno));
+		if (gate_restore(g, NULL) < 0)
+			goto bad;
+	}
+	if (mirror_write_now(g->mirror) < 0) {
+		msg_err("cannot write %s", s->map_path);
+		goto bad;
+	}
+	msg_info("started: %zu grants in force, map %s, window %llus", mirror_count(g->mirror),
+		 s->map_path, (unsigned long long)(s->window_ms / 1000));
+	loop_on_idle(l, gate_idle, g);
+	return g;
+bad:
+	gate_free(g);
+	return NULL;
+}
+
+void gate_free(struct gate *g)
+{
+	if (!g)
+		return;
+	if (g->mirror) {
+		mirror_tick(g->mirror, wall_now());
+		mirror_write_now(g->mirror);
+	}
+	nfevents_close(g->ev);
+	loop_timer_free(g->mirror_timer);
+	mirror_free(g->mirror);
+	nftset_close(g->ns);
+	free(g);
+}
+
+int gate_reconfigure(struct gate *g, const struct settings *s, bool tap)
+{
+	char err[512];
+
+	g->s = s;
+	g->tap = tap;
+	if (ruleset_apply(s, tap, err, sizeof(err)) < 0) {
+		msg_err("cannot load table inet drac: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+void gate_set_forward(struct gate *g, gate_forward_fn fn, void *arg)
+{
+	g->forward = fn;
+	g->forward_arg = arg;
+}
+
+const struct gate_stats *gate_stats(const struct gate *g)
+{
+	return &g->st;
+}
+
+struct mirror *gate_mirror(const struct gate *g)
+{
+	return g->mirror;
+}
+
+struct nfevents *gate_events(const struct gate *g)
+{
+	return g->ev;
+}

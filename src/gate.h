@@ -1,0 +1,44 @@
+/* gate.h - the daemon's core: grants go into the kernel sets, the
+ * sets' events go into the mirror (and so the Postfix map), and what
+ * the mirror holds comes back into the kernel after a flush or restart */
+#ifndef DRAC_GATE_H
+#define DRAC_GATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "settings.h"
+#include "source.h"
+
+struct gate_stats {
+	uint64_t grants[SRC_COUNT];
+	uint64_t refused;       /* loopback or trusted network */
+	uint64_t commits, commit_errors;
+	uint64_t restores, restored;
+	uint64_t resyncs;
+	uint64_t started_wall_ms;
+};
+
+struct gate;
+typedef void (*gate_forward_fn)(void *arg, const struct drac_addr *a);
+
+/* Opens the netlink sockets, loads table inet drac (with the tap chains
+ * when tap), brings the set and the map into agreement (empty: start with
+ * both empty, like rpc.dracd -i) and writes the map.  NULL + logged
+ * reason on failure. */
+struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool empty);
+void gate_free(struct gate *g);
+/* New settings after SIGHUP (same pointer lifetime rules as gate_new). */
+int gate_reconfigure(struct gate *g, const struct settings *s, bool tap);
+/* The grant_fn for every source. */
+int gate_grant(const struct drac_addr *a, enum grant_source src, void *arg);
+/* Grants from the wire, the log hook and the CLI also go to remote DRAC
+ * servers (split hosts) when set. */
+void gate_set_forward(struct gate *g, gate_forward_fn fn, void *arg);
+
+const struct gate_stats *gate_stats(const struct gate *g);
+struct mirror *gate_mirror(const struct gate *g);
+struct nfevents *gate_events(const struct gate *g);
+
+#endif
