@@ -25,11 +25,13 @@
 
 #include "log.h"
 
-/* Elements per NEWSETELEM message and messages per batch: keeps every
- * message well under the netlink limits and the buffer bounded. */
+/* Elements per NEWSETELEM message and per batch: a batch of 2048
+ * elements is about 100 KB, under the default netlink send buffer
+ * (212 KB; a larger sendto fails EMSGSIZE). */
 #define ELEMS_PER_MSG 256
-#define MSGS_PER_BATCH 64
-#define BATCH_BUF (ELEMS_PER_MSG * 96 * MSGS_PER_BATCH + 65536)
+#define ELEMS_PER_BATCH 2048
+#define MSGS_PER_BATCH (ELEMS_PER_BATCH / ELEMS_PER_MSG + 2)
+#define BATCH_BUF (ELEMS_PER_BATCH * 96 + 65536)
 
 struct pending {
 	struct drac_addr a;
@@ -248,7 +250,7 @@ nomem:
 
 int nftset_commit(struct nftset *ns, char *err, size_t errlen)
 {
-	size_t chunk = (size_t)ELEMS_PER_MSG * MSGS_PER_BATCH / 2, done;
+	size_t chunk = ELEMS_PER_BATCH, done;
 	int n = ns->nq;
 
 	if (!ns->nq)
