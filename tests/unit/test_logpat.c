@@ -1,0 +1,383 @@
+/* test_logpat.c - login line matcher: real lines, prefixes, failures and
+ * user names built to smuggle in another address. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logpat.h"
+#include "t.h"
+
+/* want == NULL: the line must not match. */
+static void expect(const char *line, const char *want, const char *server)
+{
+	struct drac_addr a;
+	const char *srv = NULL;
+	char buf[ADDR_STRLEN];
+	int m = logpat_match(line, strlen(line), &a, &srv);
+
+	if (!want) {
+		T_OK(!m, "no grant: %.150s", line);
+		if (m)
+			printf("#   granted %s (%s)\n", addr_fmt(&a, buf, sizeof(buf)), srv);
+		return;
+	}
+	T_OK(m, "match: %.150s", line);
+	if (m) {
+		T_EQ_STR(addr_fmt(&a, buf, sizeof(buf)), want, "  address");
+		T_EQ_STR(srv, server, "  server");
+	}
+}
+
+/* Lines written by Dovecot 2.3.19.1 (log_path file) on this machine,
+ * with the user names given; copied verbatim. */
+static const char *const dovecot_real_ok[] = {
+	"Nov 27 21:27:55 pop3-login: Info: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9114, secured, session=<yJK8u0hhdLN/AAAB>",
+	"Nov 27 21:27:55 pop3-login: Info: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9116, TLS, session=<tyO9u0hh3Oh/AAAB>",
+	"Nov 27 21:27:55 imap-login: Info: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9118, TLS, session=<9Zy9u0hh+pZ/AAAB>",
+	/* user "x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1" */
+	"Nov 27 21:27:55 pop3-login: Info: Login: user=<x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9122, TLS, session=<B0y+u0hh5uh/AAAB>",
+	"Nov 27 21:27:55 imap-login: Info: Login: user=<x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9124, TLS, session=<lLy+u0hhBJd/AAAB>",
+	/* user "x, rip=192.0.2.66, lip=" */
+	"Nov 27 21:27:55 pop3-login: Info: Login: user=<x, rip=192.0.2.66, lip=>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9126, secured, session=<hva+u0hhhLN/AAAB>",
+	"Nov 27 21:27:55 pop3-login: Info: Login: user=<a<b>c\"d]e[f g>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9134, TLS, session=<xZHAu0hh7Oh/AAAB>",
+	"Nov 27 21:27:55 imap-login: Info: Login: user=<user=<y>>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9142, TLS, session=<sgfCu0hhIpd/AAAB>",
+	"Nov 27 21:27:55 pop3-login: Info: Login: user=<ip=[1.2.3.4]>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9146, TLS, session=<qLrCu0hh/Oh/AAAB>",
+	/* a whole fake tail in the name */
+	"Nov 27 21:27:55 pop3-login: Info: Login: user=<x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1, mpid=1, TLS, session=<abc>>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9152, TLS, session=<hNnDu0hhBOl/AAAB>",
+	/* 200-byte name: Dovecot cuts it to 80 bytes with "..." */
+	"Nov 27 21:27:56 imap-login: Info: Login: user=<nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9160, TLS, session=<+HzFu0hhQpd/AAAB>",
+	/* tab and invalid UTF-8 become '?' */
+	"Nov 27 21:27:56 pop3-login: Info: Login: user=<tab?here>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9164, TLS, session=<jVTGu0hhHOl/AAAB>",
+	"Nov 27 21:27:56 imap-login: Info: Login: user=<\xc3\xa9t\xc3\xa9?>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9172, TLS, session=<JV7Iu0hhTpd/AAAB>",
+	/* user "x\nNov 27 21:00:00 pop3-login: Info: Login: user=<y>, ... rip=192.0.2.66 ..." (AUTH PLAIN) */
+	"Nov 27 21:27:56 pop3-login: Info: Login: user=<x?Nov 27 21:00:00 pop3-login: Info: Login: user=<y>, method=PLAIN, rip=192.0....>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9174, secured, session=<fZHIu0hhzLN/AAAB>",
+};
+
+static const char *const dovecot_real_v6[] = {
+	"Nov 27 21:28:46 pop3-login: Info: Login: user=<bob>, method=PLAIN, rip=::1, lip=::1, mpid=9694, TLS, session=<oabAvkhhzKIAAAAAAAAAAAAAAAAAAAAB>",
+	"Nov 27 21:28:46 imap-login: Info: Login: user=<carol>, method=PLAIN, rip=::1, lip=::1, mpid=9702, TLS, session=<cvfBvkhh7IkAAAAAAAAAAAAAAAAAAAAB>",
+};
+
+/* The same Dovecot run: failures, and what the *mail* process wrote
+ * for the newline name (its log prefix keeps the raw name, so Dovecot
+ * split it into a continuation line). None may grant. */
+static const char *const dovecot_real_no[] = {
+	"Nov 27 21:27:56 pop3: Error: Nov 27 21:00:00 pop3-login: Info: Login: user=<y>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1, mpid=1, TLS, session=<abc>)<9174><fZHIu0hhzLN/AAAB>: ",
+	"Nov 27 21:27:56 imap: Error: Nov 27 21:00:00 pop3-login: Info: Login: user=<y>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1, mpid=1, TLS, session=<abc>)<9176><arnIu0hhYrJ/AAAB>: ",
+	"Nov 27 21:27:56 pop3(xError: Initializing mail storage from mail_location setting failed: Unknown setting: 00",
+	"Nov 27 21:27:55 pop3(x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1)<9122><B0y+u0hh5uh/AAAB>: Info: Disconnected: Logged out top=0/0, retr=0/0, del=0/0, size=0",
+	"Nov 27 21:27:56 pop3-login: Info: Disconnected: Aborted login by logging out (auth failed, 1 attempts in 0 secs): user=<bad>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured, session=<efDIu0hh0LN/AAAB>",
+	"Nov 27 21:28:05 pop3-login: Info: Disconnected: Aborted login by logging out (auth failed, 1 attempts in 4 secs): user=<bad>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, TLS, session=<JMwVvEhherx/AAAB>",
+	"Nov 27 21:28:46 imap-login: Info: Disconnected: Connection closed (auth failed, 1 attempts in 0 secs): user=<carol>, method=PLAIN, rip=::1, lip=::1, TLS, session=<VlvCvkhh8okAAAAAAAAAAAAAAAAAAAAB>",
+	"Nov 27 21:27:41 master: Info: Dovecot v2.3.19.1 (9b53102964) starting up for pop3, imap (core dumps disabled)",
+};
+
+static void test_dovecot_real(void)
+{
+	for (size_t i = 0; i < sizeof(dovecot_real_ok) / sizeof(*dovecot_real_ok); i++)
+		expect(dovecot_real_ok[i], "127.0.0.1", "dovecot");
+	for (size_t i = 0; i < sizeof(dovecot_real_v6) / sizeof(*dovecot_real_v6); i++)
+		expect(dovecot_real_v6[i], "::1", "dovecot");
+	for (size_t i = 0; i < sizeof(dovecot_real_no) / sizeof(*dovecot_real_no); i++)
+		expect(dovecot_real_no[i], NULL, NULL);
+}
+
+#define DMSG "pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=42, TLS, session=<AbC/+9>"
+
+static void test_prefixes(void)
+{
+	/* syslog daemons, journalctl, RFC 5424, Dovecot's own file */
+	expect("Nov 27 21:00:00 mx dovecot: " DMSG, "192.0.2.7", "dovecot");
+	expect("Nov  7 21:00:00 mx dovecot[123]: " DMSG, "192.0.2.7", "dovecot");
+	expect("Nov 07 21:00:00 mx.example.org dovecot[123]: " DMSG, "192.0.2.7", "dovecot");
+	expect("<22>Nov 27 21:00:00 mx dovecot[123]: " DMSG, "192.0.2.7", "dovecot");
+	expect("<22>Nov 27 21:00:00 dovecot[123]: " DMSG, NULL, NULL); /* no host: program "dovecot[123]:" is the host */
+	expect("2026-11-27T21:00:00.123456+00:00 mx dovecot: " DMSG, "192.0.2.7", "dovecot");
+	expect("2026-11-27T21:00:00+0000 mx dovecot[9]: " DMSG, "192.0.2.7", "dovecot");
+	expect("2026-11-27T21:00:00Z mx dovecot: " DMSG, "192.0.2.7", "dovecot");
+	expect("2026-11-27T21:00:00.123456+00:00 mx dovecot: imap-login: Info: Login: user=<u>, method=PLAIN, rip=2001:db8::7, lip=2001:db8::1, mpid=1, TLS, session=<x>",
+	       "2001:db8::7", "dovecot");
+	expect("<22>1 2026-11-27T21:00:00.123Z mx dovecot 123 - - " DMSG, "192.0.2.7", "dovecot");
+	expect("<22>1 2026-11-27T21:00:00.123Z mx dovecot - - [meta sequenceId=\"1\" x=\"a\\]b\"] " DMSG, "192.0.2.7", "dovecot");
+	expect("<22>1 2026-11-27T21:00:00.123Z mx dovecot - - - \xEF\xBB\xBF" DMSG, "192.0.2.7", "dovecot");
+	expect("<22>1 2026-11-27T21:00:00.123Z mx postfix 1 - - " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 " DMSG, "192.0.2.7", "dovecot");
+	expect("Nov 27 21:00:00 pop3-login: Info: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1", "192.0.2.7", "dovecot");
+	expect("2026-11-27T21:00:00.123456+00:00 imap-login: Info: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=7, TLS, session=<s>", "192.0.2.7", "dovecot");
+
+	/* the program part is recognised strictly */
+	expect("Nov 27 21:00:00 mx postfix/smtpd[1]: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecotx: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx xdovecot: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot[1]x: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot[]: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot:" DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: x " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: pop3: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: submission-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1", NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: pop3-login: Error: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1", NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: pop3-login:  Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1", NULL, NULL);
+	expect("Nov 27 21:00:00 mx imapd: " DMSG, NULL, NULL);
+	expect(" Nov 27 21:00:00 mx dovecot: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00  mx dovecot: " DMSG, NULL, NULL);
+	expect("Foo 27 21:00:00 mx dovecot: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00 mx dovecot: " DMSG, NULL, NULL);
+	expect("mx dovecot: " DMSG, NULL, NULL);
+	expect(DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: " DMSG " ", NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: " DMSG "\n", NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: " DMSG "x", NULL, NULL);
+	/* Postfix logging a client's MAIL FROM that looks like a login */
+	expect("Nov 27 21:00:00 mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <x>: from=<\"POP login by user \"admin\" at (h) 192.0.2.66\">",
+	       NULL, NULL);
+	expect("Nov 27 21:00:00 mx postfix/smtpd[7]: warning: " DMSG, NULL, NULL);
+}
+
+static void test_dovecot_fields(void)
+{
+	const char *p = "Nov 27 21:00:00 mx dovecot: ";
+	static const char *const ok[] = {
+		/* 1.x: no mpid, no session */
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=::ffff:192.0.2.7, lip=::ffff:192.0.2.1, TLS",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=::ffff:192.0.2.7, lip=::ffff:192.0.2.1",
+		"imap-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=7",
+		"imap-login: Login: user=<u>, method=CRAM-MD5, rip=192.0.2.7, lip=192.0.2.1, mpid=7, secured, session=<s>",
+		"imap-login: Login: user=<u>, method=SCRAM-SHA-256, rip=192.0.2.7, lip=192.0.2.1, mpid=7, session=<s>",
+		"pop3-login: Login: user=<u>, method=APOP, rip=192.0.2.7, lip=192.0.2.1, mpid=7, TLS, session=<s>",
+		"pop3-login: Info: Login: user=<>, method=EXTERNAL, rip=192.0.2.7, lip=192.0.2.1, mpid=7, TLS, session=<s>",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=2001:db8::1, mpid=7, TLS",
+	};
+	static const char *const no[] = {
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=mx.example.org, lip=192.0.2.1, mpid=7, TLS",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=mx, mpid=7, TLS",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.256, lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7/24, lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=[192.0.2.7], lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=fe80::1%eth0, lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip= 192.0.2.7, lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7 , lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=plain text, rip=192.0.2.7, lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=, rip=192.0.2.7, lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, rip=192.0.2.7, lip=192.0.2.1",
+		"pop3-login: Login: user=<u> method=PLAIN, rip=192.0.2.7, lip=192.0.2.1",
+		"pop3-login: Login: user=u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7",
+		"pop3-login: Login: user=<u>, method=PLAIN, lip=192.0.2.1, rip=192.0.2.7",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=, TLS",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, TLS, mpid=7",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=7, TLS, session=<>",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=7, TLS, session=<a b>",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=7, TLS handshaking",
+		"pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, rip=192.0.2.66",
+		/* failures and other login-process lines */
+		"pop3-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, TLS, session=<s>",
+		"pop3-login: Aborted login (auth failed, 1 attempts in 2 secs): user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, TLS, session=<s>",
+		"imap-login: Aborted login (no auth attempts in 0 secs): user=<>, rip=192.0.2.7, lip=192.0.2.1, TLS handshaking: SSL_accept() failed, session=<s>",
+		"imap-login: Disconnected (disconnected before auth was ready, waited 0 secs): user=<>, rip=192.0.2.7, lip=192.0.2.1, session=<s>",
+		"imap-login: Login aborted: Connection closed (auth failed, 1 attempts in 2 secs) (auth_failed): user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, TLS, session=<s>",
+		"pop3-login: proxy(u): started proxying to 192.0.2.9:110: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1",
+		"auth: passwd-file(u,192.0.2.7): unknown user",
+		"pop3(u)<7><s>: Disconnected: Logged out top=0/0, retr=0/0, del=0/0, size=0",
+	};
+	char line[1024];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		snprintf(line, sizeof(line), "%s%s", p, ok[i]);
+		expect(line, "192.0.2.7", "dovecot");
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++) {
+		snprintf(line, sizeof(line), "%s%s", p, no[i]);
+		expect(line, NULL, NULL);
+	}
+}
+
+static void test_other_servers(void)
+{
+	/* Courier: address printed as IPv4-mapped IPv6 */
+	expect("Nov 27 21:00:00 mx pop3d: LOGIN, user=joe, ip=[::ffff:192.0.2.7], port=[51234], protocol=POP3", "192.0.2.7", "courier");
+	expect("Nov 27 21:00:00 mx pop3d-ssl: LOGIN, user=joe, ip=[::ffff:192.0.2.7], port=[51234], protocol=POP3S", "192.0.2.7", "courier");
+	expect("Nov 27 21:00:00 mx imapd: LOGIN, user=joe, ip=[2001:db8::7], port=[51234], protocol=IMAP", "2001:db8::7", "courier");
+	expect("Nov 27 21:00:00 mx imapd-ssl: INFO: LOGIN, user=joe, ip=[::ffff:192.0.2.7], port=[51234], protocol=IMAP", "192.0.2.7", "courier");
+	expect("Nov 27 21:00:00 mx pop3d: LOGIN, user=joe, ip=[::ffff:192.0.2.7], port=[51234], protocol=POP3, stls=1", "192.0.2.7", "courier");
+	expect("Nov 27 21:00:00 mx pop3d: LOGIN, user=joe, ip=[::ffff:192.0.2.7]", "192.0.2.7", "courier");
+	expect("Nov 27 21:00:00 mx pop3d: LOGIN FAILED, user=joe, ip=[::ffff:192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx pop3d: LOGIN FAILED, method=PLAIN, user=joe, ip=[::ffff:192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx pop3d: Disconnected, ip=[::ffff:192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx pop3d: LOGOUT, user=joe, ip=[::ffff:192.0.2.7], port=[1], top=0, retr=0, rcvd=6, sent=46, time=0", NULL, NULL);
+	expect("Nov 27 21:00:00 mx pop3d: Connection, ip=[::ffff:192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx pop3d: LOGIN, user=joe, ip=[::ffff:192.0.2.7], port=[x], protocol=POP3", NULL, NULL);
+	expect("Nov 27 21:00:00 mx dovecot: LOGIN, user=joe, ip=[::ffff:192.0.2.7], port=[51234], protocol=POP3", NULL, NULL);
+
+	/* Cyrus: address before the user name */
+	expect("Nov 27 21:00:00 mx cyrus/imap[77]: login: client.example.org [192.0.2.7] alice plaintext+TLS User logged in SESSIONID=<cyrus-77-1764277200-1-123456789>", "192.0.2.7", "cyrus");
+	expect("Nov 27 21:00:00 mx cyrus/pop3s[77]: login: [2001:db8::7] alice PLAIN+TLS User logged in", "2001:db8::7", "cyrus");
+	expect("Nov 27 21:00:00 mx cyrus/pop3[77]: login: localhost [::ffff:192.0.2.7] alice plaintext User logged in", "192.0.2.7", "cyrus");
+	expect("Nov 27 21:00:00 mx imap[77]: login: h [192.0.2.7] alice+folder plaintext+TLS User logged in SESSIONID=<s>", "192.0.2.7", "cyrus");
+	expect("Nov 27 21:00:00 mx cyrus/imap[77]: badlogin: client.example.org [192.0.2.7] plaintext alice SASL(-13): authentication failure: checkpass failed", NULL, NULL);
+	expect("Nov 27 21:00:00 mx cyrus/imap[77]: login: client.example.org [192.0.2.7] alice plaintext+TLS User logged out", NULL, NULL);
+	expect("Nov 27 21:00:00 mx cyrus/imap[77]: login: client.example.org [192.0.2.7]  plaintext User logged in", NULL, NULL);
+	expect("Nov 27 21:00:00 mx cyrus/imap[77]: login: client [192.0.2.7 alice plaintext User logged in", NULL, NULL);
+	expect("Nov 27 21:00:00 mx cyrus/imap[77]: login: evil host [192.0.2.66] [192.0.2.7] alice plaintext User logged in", NULL, NULL);
+
+	/* UW c-client servers */
+	expect("Nov 27 21:00:00 mx ipop3d[5]: Login user=joe host=client.example.org [192.0.2.7] nmsgs=3/3", "192.0.2.7", "uw");
+	expect("Nov 27 21:00:00 mx ipop3d[5]: Login user=joe host=[192.0.2.7] no mailbox", "192.0.2.7", "uw");
+	expect("Nov 27 21:00:00 mx ipop3d[5]: Auth user=joe host=[2001:db8::7] nmsgs=0/0", "2001:db8::7", "uw");
+	expect("Nov 27 21:00:00 mx ipop3d[5]: APOP user=joe host=[192.0.2.7] nmsgs=0/0", "192.0.2.7", "uw");
+	expect("Nov 27 21:00:00 mx ipop3d[5]: Admin Login user=joe host=[192.0.2.7] nmsgs=0/0", "192.0.2.7", "uw");
+	expect("Nov 27 21:00:00 mx imapd[5]: Login user=joe host=client.example.org [192.0.2.7]", "192.0.2.7", "uw");
+	expect("Nov 27 21:00:00 mx imapd[5]: Authenticated user=joe host=client.example.org [192.0.2.7] mech=PLAIN", "192.0.2.7", "uw");
+	expect("Nov 27 21:00:00 mx imapd[5]: Authenticated user=joe host=[::ffff:192.0.2.7]", "192.0.2.7", "uw");
+	expect("Nov 27 21:00:00 mx ipop3d[5]: Auth user=joe host=[192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx imapd[5]: Login failed user=joe auth=joe host=[192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx imapd[5]: Logout user=joe host=[192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx imapd[5]: AUTHENTICATE PLAIN failure host=[192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx imapd[5]: Autologout user=joe host=[192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx imapd[5]: Login excessive login failures user=joe auth=joe host=[192.0.2.7]", NULL, NULL);
+	expect("Nov 27 21:00:00 mx ipop3d[5]: IMAP login to host=other user=joe host=[192.0.2.7]", NULL, NULL);
+	/* %.80s cut the host text: no closing bracket, no grant */
+	expect("Nov 27 21:00:00 mx imapd[5]: Login user=joe host=a-very-long-reverse-name-that-goes-on-and-on.example.org [2001:db8:1:2", NULL, NULL);
+
+	/* qpopper */
+	expect("Mar  8 12:53:46 localhost in.qpopper[7597]: (v4.0.9) POP login by user \"nick\" at (yw-out-2526.google.com) 192.0.2.7 [pop_log.c:244]", "192.0.2.7", "qpopper");
+	expect("Nov 27 21:00:00 mx qpopper[5]: (v4.1.0) POP login by user \"nick\" at (client.example.org) 2001:db8::7", "2001:db8::7", "qpopper");
+	expect("Nov 27 21:00:00 mx popper[5]: (v4.1.0) POP login by user \"nick\" at (192.0.2.7) 192.0.2.7", "192.0.2.7", "qpopper");
+	expect("Nov 27 21:00:00 mx qpopper[5]: (v4.0.9) Servicing request from \"h\" at 192.0.2.7", NULL, NULL);
+	expect("Nov 27 21:00:00 mx qpopper[5]: -ERR [AUTH] Password supplied for \"nick\" is incorrect.", NULL, NULL);
+	expect("Nov 27 21:00:00 mx qpopper[5]: Stats: nick 0 0 0 0 client.example.org 192.0.2.7", NULL, NULL);
+	expect("Nov 27 21:00:00 mx qpopper[5]: (v4.1.0) POP login by user \"nick\" at (client.example.org) 192.0.2.7 using TLS", NULL, NULL);
+}
+
+/* Every server pattern with hostile user names.  %s is the name, the
+ * real client is 192.0.2.7 (or 2001:db8::7). */
+static const struct {
+	const char *fmt, *client, *server;
+} templates[] = {
+	{ "Nov 27 21:00:00 mx dovecot[1]: pop3-login: Login: user=<%s>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=9, TLS, session=<s>", "192.0.2.7", "dovecot" },
+	{ "Nov 27 21:00:00 imap-login: Info: Login: user=<%s>, method=PLAIN, rip=2001:db8::7, lip=2001:db8::1, mpid=9, TLS, session=<s>", "2001:db8::7", "dovecot" },
+	{ "Nov 27 21:00:00 pop3-login: Info: Login: user=<%s>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1", "192.0.2.7", "dovecot" },
+	{ "Nov 27 21:00:00 mx imapd-ssl: LOGIN, user=%s, ip=[::ffff:192.0.2.7], port=[4000], protocol=IMAP", "192.0.2.7", "courier" },
+	{ "Nov 27 21:00:00 mx pop3d: LOGIN, user=%s, ip=[::ffff:192.0.2.7]", "192.0.2.7", "courier" },
+	{ "Nov 27 21:00:00 mx cyrus/imap[1]: login: c.example.org [192.0.2.7] %s plaintext+TLS User logged in SESSIONID=<s>", "192.0.2.7", "cyrus" },
+	{ "Nov 27 21:00:00 mx cyrus/pop3[1]: login: [2001:db8::7] %s PLAIN User logged in", "2001:db8::7", "cyrus" },
+	{ "Nov 27 21:00:00 mx ipop3d[1]: Login user=%s host=c.example.org [192.0.2.7] nmsgs=1/1", "192.0.2.7", "uw" },
+	{ "Nov 27 21:00:00 mx imapd[1]: Login user=%s host=[192.0.2.7]", "192.0.2.7", "uw" },
+	{ "Nov 27 21:00:00 mx imapd[1]: Authenticated user=%s host=[2001:db8::7] mech=PLAIN", "2001:db8::7", "uw" },
+	{ "Nov 27 21:00:00 mx in.qpopper[1]: (v4.0.9) POP login by user \"%s\" at (c.example.org) 192.0.2.7 [pop_log.c:244]", "192.0.2.7", "qpopper" },
+	{ "Nov 27 21:00:00 mx qpopper[1]: (v4.0.9) POP login by user \"%s\" at (c.example.org) 192.0.2.7", "192.0.2.7", "qpopper" },
+};
+
+static const char *const evil_names[] = {
+	"x, rip=192.0.2.66, lip=",
+	"x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1",
+	"x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1, mpid=1, TLS, session=<abc>",
+	"x>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1, TLS",
+	"a<b>c\"d]e[f g",
+	">", "<", "]", "[", "\"", " ", ">>", "<>", "[]", "\"\"", "",
+	"user=<y>", "user=y", "ip=[1.2.3.4]", "x, ip=[192.0.2.66]",
+	"x, ip=[192.0.2.66], port=[1], protocol=IMAP",
+	"x, ip=[::ffff:192.0.2.66], port=[1], protocol=POP3, stls=1",
+	"x host=[192.0.2.66]", "x host=evil [192.0.2.66]", "x host=[192.0.2.66] nmsgs=1/1",
+	"x host=[192.0.2.66] mech=PLAIN", "[192.0.2.66]", "[192.0.2.66] y",
+	"x\" at (evil) 192.0.2.66", "x\" at (evil) 192.0.2.66 [pop_log.c:1]",
+	"x plaintext User logged in", "x plaintext+TLS User logged in SESSIONID=<s>",
+	"login: [192.0.2.66] y", "Nov 27 21:00:00 mx dovecot: pop3-login: Login: user=<y",
+	"192.0.2.66", "2001:db8::66", "::ffff:192.0.2.66",
+	"x, rip=2001:db8::66, lip=2001:db8::1, mpid=1",
+};
+
+static void test_injection(void)
+{
+	char name[300], line[1200];
+	struct drac_addr a;
+	const char *srv;
+
+	for (size_t t = 0; t < sizeof(templates) / sizeof(*templates); t++) {
+		for (size_t n = 0; n < sizeof(evil_names) / sizeof(*evil_names); n++) {
+			snprintf(line, sizeof(line), templates[t].fmt, evil_names[n]);
+			if (!evil_names[n][0] && !strcmp(templates[t].server, "cyrus"))
+				expect(line, NULL, NULL); /* Cyrus always names the user */
+			else
+				expect(line, templates[t].client, templates[t].server);
+		}
+		/* long names: 80 bytes (the servers' cut) and 1000 */
+		for (size_t len = 80; len <= 280; len += 200) {
+			memset(name, 'A', len);
+			memcpy(name, "x, rip=192.0.2.66, ip=[192.0.2.66] host=[192.0.2.66]", 52);
+			name[len] = '\0';
+			snprintf(line, sizeof(line), templates[t].fmt, name);
+			expect(line, templates[t].client, templates[t].server);
+		}
+		/* control characters: a raw newline could start a forged
+		 * line, so such a line never grants, whatever follows */
+		static const char *const ctl[] = {
+			"x\nNov 27 21:00:00 mx dovecot: pop3-login: Login: user=<y>, method=PLAIN, rip=192.0.2.66, lip=192.0.2.1",
+			"x\rNov 27 21:00:00 mx imapd[1]: Login user=y host=[192.0.2.66]",
+			"tab\there", "nul\x01", "del\x7f",
+		};
+		for (size_t c = 0; c < sizeof(ctl) / sizeof(*ctl); c++) {
+			snprintf(line, sizeof(line), templates[t].fmt, ctl[c]);
+			expect(line, NULL, NULL);
+		}
+		/* an embedded NUL byte */
+		snprintf(line, sizeof(line), templates[t].fmt, "x@y");
+		{
+			size_t len = strlen(line);
+			char *at = strchr(line, '@');
+
+			*at = '\0';
+			T_OK(!logpat_match(line, len, &a, &srv), "NUL inside the name: no grant (%s)",
+			     templates[t].server);
+		}
+	}
+}
+
+static void test_limits(void)
+{
+	struct drac_addr a;
+	const char *srv;
+	char *big;
+	size_t n = LOGPAT_MAX_LINE + 1, pre;
+	const char *head = "Nov 27 21:00:00 mx dovecot: pop3-login: Login: user=<";
+	const char *tail = ">, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1";
+
+	T_OK(!logpat_match("", 0, &a, &srv), "empty line");
+	T_OK(!logpat_match(NULL, 0, &a, &srv), "NULL line");
+	big = malloc(n + 1);
+	pre = strlen(head);
+	memcpy(big, head, pre);
+	memset(big + pre, 'u', n - pre - strlen(tail));
+	memcpy(big + n - strlen(tail), tail, strlen(tail));
+	T_OK(!logpat_match(big, n, &a, &srv), "line over LOGPAT_MAX_LINE: no grant");
+	T_OK(logpat_match(big + 1, n - 1, &a, &srv) == 0, "cut at the front: no grant");
+	memmove(big + pre, big + pre + 1, n - pre - 1);
+	T_OK(logpat_match(big, n - 1, &a, &srv) == 1, "line of exactly LOGPAT_MAX_LINE matches");
+	/* every prefix of a good line is rejected except the line itself */
+	{
+		const char *good = "Nov 27 21:00:00 mx dovecot: pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=42, TLS, session=<AbC>";
+		size_t gl = strlen(good), bad = 0;
+
+		for (size_t i = 0; i < gl; i++) {
+			/* cuts that end a whole optional field are fine */
+			if (logpat_match(good, i, &a, &srv) &&
+			    !(i == gl - strlen(", session=<AbC>") ||
+			      i == gl - strlen(", TLS, session=<AbC>") ||
+			      i == gl - strlen(", mpid=42, TLS, session=<AbC>") ||
+			      i == gl - strlen("2, TLS, session=<AbC>")))
+				bad++;
+		}
+		T_EQ_INT(bad, 0, "truncated lines only match at field boundaries");
+	}
+	free(big);
+}
+
+int main(void)
+{
+	test_dovecot_real();
+	test_prefixes();
+	test_dovecot_fields();
+	test_other_servers();
+	test_injection();
+	test_limits();
+	return T_DONE();
+}
