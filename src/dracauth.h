@@ -75,6 +75,15 @@ int drac_client_add(struct drac_client *c, const struct drac_addr *a,
 		    unsigned timeout_ms, char **errmsg);
 void drac_client_close(struct drac_client *c);
 
+/* dracd.conf: one server name per line, '#' comments, blank lines.  A
+ * missing file means "localhost".  Returns the number of servers (names
+ * in a NULL-terminated array, free with drac_conf_free) or -1 with
+ * "FILE:LINE: reason" in err. */
+int drac_conf_load(const char *path, char ***servers, char *err, size_t errlen);
+int drac_conf_parse(const char *buf, size_t len, const char *name, char ***servers,
+		    char *err, size_t errlen);
+void drac_conf_free(char **servers);
+
 /* Wire helpers shared with the forwarder (rpcfwd.c) and the tests.
  * Encoders return the length written, 0 when buf is too small. */
 #define DRAC_CALL_MAX 128
