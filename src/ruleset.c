@@ -16,28 +16,77 @@
 #include "nftset.h"
 #include "ruleset.h"
 
-static void print_ports(FILE *f, const struct settings *s)
+static void print_list(FILE *f, const uint16_t *a, unsigned na, const uint16_t *b, unsigned nb)
 {
 	fputs("{ ", f);
-	for (unsigned i = 0; i < s->n_pop3; i++)
-		fprintf(f, "%s%u", i ? ", " : "", s->pop3_ports[i]);
-	for (unsigned i = 0; i < s->n_imap; i++)
-		fprintf(f, "%s%u", i || s->n_pop3 ? ", " : "", s->imap_ports[i]);
+	for (unsigned i = 0; i < na; i++)
+		fprintf(f, "%s%u", i ? ", " : "", a[i]);
+	for (unsigned i = 0; i < nb; i++)
+		fprintf(f, "%s%u", i || na ? ", " : "", b[i]);
 	fputs(" }", f);
+}
+
+static void print_ports(FILE *f, const struct settings *s)
+{
+	print_list(f, s->pop3_ports, s->n_pop3, s->imap_ports, s->n_imap);
+}
+
+/* The submission gate: new connections to the gated ports only from
+ * granted addresses, trusted networks and loopback; the rest get a TCP
+ * reset.  Only SYNs are judged, so a session that outlives its window
+ * is not cut off in the middle of a message. */
+static void print_gate(FILE *f, const struct settings *s)
+{
+	char buf[ADDR_STRLEN];
+
+	fputs("flush chain inet drac gate\n", f);
+	if (!s->n_gate)
+		return;
+	fputs("table inet drac {\n\tchain gate {\n", f);
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *ip = v6 ? "ip6" : "ip";
+		int n = 0;
+
+		fputs("\t\ttcp dport ", f);
+		print_list(f, s->gate_ports, s->n_gate, NULL, 0);
+		fprintf(f, " %s saddr @%s accept\n", ip, v6 ? NFTSET_V6 : NFTSET_V4);
+		for (size_t i = 0; i < s->trusted.n; i++)
+			if ((s->trusted.nets[i].addr.family == AF_INET6) == v6)
+				n++;
+		if (!n)
+			continue;
+		fputs("\t\ttcp dport ", f);
+		print_list(f, s->gate_ports, s->n_gate, NULL, 0);
+		fprintf(f, " %s saddr { ", ip);
+		for (size_t i = 0, k = 0; i < s->trusted.n; i++)
+			if ((s->trusted.nets[i].addr.family == AF_INET6) == v6)
+				fprintf(f, "%s%s/%u", k++ ? ", " : "",
+					addr_fmt(&s->trusted.nets[i].addr, buf, sizeof(buf)),
+					s->trusted.nets[i].prefix);
+		fputs(" } accept\n", f);
+	}
+	fputs("\t\tiif lo accept\n\t\ttcp dport ", f);
+	print_list(f, s->gate_ports, s->n_gate, NULL, 0);
+	fputs(" tcp flags & (syn | ack) == syn reject with tcp reset\n\t}\n}\n", f);
 }
 
 static void print_sets(FILE *f, const struct settings *s)
 {
 	unsigned long long secs = s->window_ms / 1000;
+	char timeout[32];
 
+	if (secs % 60 == 0)
+		snprintf(timeout, sizeof(timeout), "%llum", secs / 60);
+	else
+		snprintf(timeout, sizeof(timeout), "%llus", secs);
 	for (int v6 = 0; v6 < 2; v6++)
 		fprintf(f,
 			"\tset %s {\n"
 			"\t\ttype %s\n"
 			"\t\tflags timeout\n"
-			"\t\ttimeout %llus\n"
+			"\t\ttimeout %s\n"
 			"\t}\n",
-			v6 ? NFTSET_V6 : NFTSET_V4, v6 ? "ipv6_addr" : "ipv4_addr", secs);
+			v6 ? NFTSET_V6 : NFTSET_V4, v6 ? "ipv6_addr" : "ipv4_addr", timeout);
 }
 
 static void print_tap(FILE *f, const struct settings *s)
@@ -94,9 +143,15 @@ void ruleset_print(const struct settings *s, bool tap, FILE *f)
 			"\t}\n"
 			"\tchain tap {\n"
 			"\t}\n");
-	fputs("}\n", f);
+	fprintf(f,
+		"\t# The submission gate (DRAC_GATE_PORTS); empty when unset.\n"
+		"\tchain gate {\n"
+		"\t\ttype filter hook input priority -10; policy accept;\n"
+		"\t}\n"
+		"}\n");
 	if (tap)
 		print_tap(f, s);
+	print_gate(f, s);
 }
 
 static int run(struct nft_ctx *ctx, const char *text, char *err, size_t errlen)
@@ -152,6 +207,8 @@ int ruleset_apply(const struct settings *s, bool tap, char *err, size_t errlen)
 					   "add chain inet drac tap\n");
 				print_tap(f, &same);
 			}
+			fprintf(f, "add chain inet drac gate { type filter hook input priority -10; policy accept; }\n");
+			print_gate(f, &same);
 			fclose(f);
 			if (ruleset_present() == 1 && run(ctx, text, err2, sizeof(err2)) == 0) {
 				msg_warn("table inet drac: kept the existing sets (%s)", err);

@@ -36,6 +36,7 @@ static const struct key keys[] = {
 	{ "DRAC_POP3_PORTS", K_PORTS, F(pop3_ports), 0, 0, offsetof(struct settings, n_pop3), "110" },
 	{ "DRAC_IMAP_PORTS", K_PORTS, F(imap_ports), 0, 0, offsetof(struct settings, n_imap), "143" },
 	{ "DRAC_TRUSTED", K_NETS, F(trusted), 0, 0, 0, "" },
+	{ "DRAC_GATE_PORTS", K_PORTS, F(gate_ports), 0, 0, offsetof(struct settings, n_gate), "" },
 	{ "DRAC_MAX_FLOWS", K_UINT, F(max_flows), 16, 10000000, 0, "200000" },
 	{ "DRAC_MAP_INTERVAL", K_UINT, F(write_interval_ms), 0, 60000, 0, "50" },
 	{ "DRAC_LOGHOOK_SOCKET", K_PATH, F(loghook_socket), 0, 0, 0, "" },
@@ -368,6 +369,9 @@ void settings_print(const struct settings *s, FILE *f)
 		fprintf(f, "%s%s/%u", i ? " " : "",
 			addr_fmt(&s->trusted.nets[i].addr, buf, sizeof(buf)),
 			s->trusted.nets[i].prefix);
+	fputs("\"\nDRAC_GATE_PORTS=\"", f);
+	for (unsigned i = 0; i < s->n_gate; i++)
+		fprintf(f, "%s%u", i ? " " : "", s->gate_ports[i]);
 	fprintf(f, "\"\nDRAC_MAX_FLOWS=\"%u\"\nDRAC_MAP_INTERVAL=\"%u\"\n", s->max_flows,
 		s->write_interval_ms);
 	fprintf(f, "DRAC_LOGHOOK_SOCKET=\"%s\"\nDRAC_LOGHOOK_FILE=\"%s\"\nDRAC_LOGHOOK_STDIN=\"%s\"\n",

@@ -24,6 +24,8 @@ struct settings {
 	uint16_t imap_ports[SETTINGS_MAX_PORTS];
 	unsigned n_imap;            /* DRAC_IMAP_PORTS */
 	struct netlist trusted;     /* DRAC_TRUSTED */
+	uint16_t gate_ports[SETTINGS_MAX_PORTS];
+	unsigned n_gate;            /* DRAC_GATE_PORTS: submission gate */
 	unsigned max_flows;         /* DRAC_MAX_FLOWS */
 	unsigned write_interval_ms; /* DRAC_MAP_INTERVAL */
 	char loghook_socket[PATH_MAX]; /* DRAC_LOGHOOK_SOCKET */
