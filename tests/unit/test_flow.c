@@ -1,0 +1,670 @@
+/* test_flow.c - whole synthetic POP3 and IMAP logins through flow_packet,
+ * IPv4 and IPv6, and what must stop them */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "flow.h"
+#include "packet.h"
+#include "t.h"
+
+#define POP3 110
+#define IMAP 143
+#define IDLE 60000
+
+/* One TCP connection as the tap would see it. */
+struct conn {
+	struct flow_table *ft;
+	int family;
+	const char *client, *server;
+	uint16_t cport, sport;
+	uint32_t cseq, sseq; /* next sequence number each side sends */
+	uint64_t now;
+	struct flow_grant g;
+	int grants;
+};
+
+static void put16(uint8_t *b, unsigned v)
+{
+	b[0] = v >> 8;
+	b[1] = v;
+}
+
+static void put32(uint8_t *b, uint32_t v)
+{
+	put16(b, v >> 16);
+	put16(b + 2, v & 0xffff);
+}
+
+/* IP + TCP (no options) from src to dst; returns the packet length. */
+static size_t build(uint8_t *b, int family, const char *src, const char *dst,
+		    uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+		    uint8_t flags, const void *data, size_t dlen)
+{
+	size_t ip = family == AF_INET ? 20 : 40;
+	uint8_t *t = b + ip;
+
+	memset(b, 0, ip + 20);
+	if (family == AF_INET) {
+		b[0] = 0x45;
+		put16(b + 2, ip + 20 + dlen);
+		b[8] = 64;
+		b[9] = 6;
+		inet_pton(AF_INET, src, b + 12);
+		inet_pton(AF_INET, dst, b + 16);
+	} else {
+		b[0] = 0x60;
+		put16(b + 4, 20 + dlen);
+		b[6] = 6;
+		b[7] = 64;
+		inet_pton(AF_INET6, src, b + 8);
+		inet_pton(AF_INET6, dst, b + 24);
+	}
+	put16(t, sport);
+	put16(t + 2, dport);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	put16(t + 14, 65535);
+	if (dlen)
+		memcpy(t + 20, data, dlen);
+	return ip + 20 + dlen;
+}
+
+static int deliver(struct conn *c, bool outgoing, size_t len, const uint8_t *b)
+{
+	int r;
+
+	memset(&c->g, 0, sizeof(c->g));
+	r = flow_packet(c->ft, c->family, outgoing, b, len, c->now, &c->g);
+	c->grants += r;
+	return r;
+}
+
+/* Client to server at an explicit sequence number. */
+static int c_raw(struct conn *c, uint32_t seq, uint8_t flags, const void *d, size_t n)
+{
+	static uint8_t b[70000];
+	size_t len = build(b, c->family, c->client, c->server, c->cport, c->sport,
+			   seq, c->sseq, flags, d, n);
+
+	return deliver(c, false, len, b);
+}
+
+static int s_raw(struct conn *c, uint32_t seq, uint32_t ack, uint8_t flags, const void *d, size_t n)
+{
+	static uint8_t b[70000];
+	size_t len = build(b, c->family, c->server, c->client, c->sport, c->cport,
+			   seq, ack, flags, d, n);
+
+	return deliver(c, true, len, b);
+}
+
+static int c_syn(struct conn *c)
+{
+	int r = c_raw(c, c->cseq, TCP_SYN, NULL, 0);
+
+	c->cseq++;
+	return r;
+}
+
+static int s_synack(struct conn *c)
+{
+	int r = s_raw(c, c->sseq, c->cseq, TCP_SYN | TCP_ACK, NULL, 0);
+
+	c->sseq++;
+	return r;
+}
+
+static int c_send(struct conn *c, const char *s)
+{
+	int r = c_raw(c, c->cseq, TCP_ACK | TCP_PSH, s, strlen(s));
+
+	c->cseq += strlen(s);
+	return r;
+}
+
+static int s_send(struct conn *c, const char *s)
+{
+	int r = s_raw(c, c->sseq, c->cseq, TCP_ACK | TCP_PSH, s, strlen(s));
+
+	c->sseq += strlen(s);
+	return r;
+}
+
+static struct flow_table *table(unsigned max, unsigned idle)
+{
+	struct flow_config cfg = {
+		.pop3_ports = { POP3, 995 }, .n_pop3 = 2,
+		.imap_ports = { IMAP }, .n_imap = 1,
+		.max_flows = max, .idle_ms = idle,
+	};
+
+	return flow_new(&cfg);
+}
+
+static struct conn conn(struct flow_table *ft, int family, uint16_t sport, uint16_t cport)
+{
+	struct conn c = {
+		.ft = ft, .family = family, .cport = cport, .sport = sport,
+		.client = family == AF_INET ? "192.0.2.2" : "2001:db8::2",
+		.server = family == AF_INET ? "192.0.2.1" : "2001:db8::1",
+		.cseq = 1000000 + cport, .sseq = 5000000 + cport, .now = 1000,
+	};
+
+	return c;
+}
+
+static const char *fam(int family)
+{
+	return family == AF_INET ? "ipv4" : "ipv6";
+}
+
+static void handshake(struct conn *c)
+{
+	c_syn(c);
+	s_synack(c);
+}
+
+/* Up to the point where the next server line answers PASS / LOGIN. */
+static void pop3_upto_pass(struct conn *c)
+{
+	handshake(c);
+	s_send(c, "+OK Dovecot ready.\r\n");
+	c_send(c, "USER bob\r\n");
+	s_send(c, "+OK\r\n");
+	c_send(c, "PASS secret\r\n");
+}
+
+static void test_logins(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, POP3, 40000);
+	char a[ADDR_STRLEN];
+
+	pop3_upto_pass(&c);
+	T_EQ_INT(c.grants, 0, "%s pop3: no grant before the answer", fam(family));
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s pop3: +OK to PASS grants", fam(family));
+	T_EQ_STR(addr_fmt(&c.g.client, a, sizeof(a)), c.client, "%s pop3: grant names the client", fam(family));
+	T_EQ_STR(c.g.proto, "pop3", "%s pop3: proto", fam(family));
+	c_send(&c, "STAT\r\n");
+	s_send(&c, "+OK 0 0\r\n");
+	T_EQ_INT(c.grants, 1, "%s pop3: exactly one grant", fam(family));
+	T_EQ_INT(flow_count(ft), 1, "%s pop3: finished flow kept until FIN", fam(family));
+	c_raw(&c, c.cseq, TCP_FIN | TCP_ACK, NULL, 0);
+	T_EQ_INT(flow_count(ft), 0, "%s pop3: FIN removes the flow", fam(family));
+
+	c = conn(ft, family, IMAP, 40001);
+	handshake(&c);
+	s_send(&c, "* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n");
+	c_send(&c, "a1 LOGIN bob secret\r\n");
+	T_EQ_INT(s_send(&c, "a1 OK [CAPABILITY IMAP4rev1] Logged in\r\n"), 1,
+		 "%s imap: tagged OK to LOGIN grants", fam(family));
+	T_EQ_STR(addr_fmt(&c.g.client, a, sizeof(a)), c.client, "%s imap: grant names the client", fam(family));
+	T_EQ_STR(c.g.proto, "imap", "%s imap: proto", fam(family));
+	T_EQ_INT(flow_stats(ft)->grants, 2, "%s: two grants counted", fam(family));
+
+	/* Port 995 is configured as POP3 too. */
+	c = conn(ft, family, 995, 40002);
+	pop3_upto_pass(&c);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: second pop3 port grants", fam(family));
+	flow_free(ft);
+}
+
+static void test_no_syn(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, POP3, 40000);
+
+	/* Daemon started mid-connection: SYN-ACK and data, no client SYN. */
+	s_synack(&c);
+	c.cseq++;
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c_send(&c, "PASS secret\r\n");
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: no grant without the client's SYN", fam(family));
+	T_EQ_INT(flow_count(ft), 0, "%s: no flow made from the middle", fam(family));
+	T_OK(flow_stats(ft)->midstream >= 5, "%s: midstream data counted", fam(family));
+	flow_free(ft);
+}
+
+static void test_gap(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, POP3, 40000);
+
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c.cseq += 3; /* three bytes never seen */
+	c_send(&c, "PASS secret\r\n");
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: no grant after a client gap", fam(family));
+	T_EQ_INT(flow_stats(ft)->gaps, 1, "%s: gap counted", fam(family));
+
+	/* Server stream with a hole. */
+	c = conn(ft, family, POP3, 40001);
+	pop3_upto_pass(&c);
+	c.sseq += 1;
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: no grant after a server gap", fam(family));
+
+	/* The server acknowledges bytes the tap never saw. */
+	c = conn(ft, family, POP3, 40002);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c_send(&c, "PASS secret\r\n");
+	c.cseq += 6; /* "QUIT\r\n" the server got and we did not */
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: no grant when the server acked unseen bytes", fam(family));
+	T_EQ_INT(flow_stats(ft)->gaps, 3, "%s: all gaps counted", fam(family));
+	flow_free(ft);
+}
+
+static void test_retransmit(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, POP3, 40000);
+	uint32_t seq;
+
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	s_raw(&c, c.sseq - 11, c.cseq, TCP_ACK, "+OK ready\r\n", 11); /* server retransmit */
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	seq = c.cseq;
+	c_send(&c, "PASS secret\r\n");
+	c_raw(&c, seq, TCP_ACK, "PASS secret\r\n", 13);
+	c_raw(&c, seq + 5, TCP_ACK, "sec", 3);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: identical retransmits still grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->conflicts, 0, "%s: no conflict for identical bytes", fam(family));
+
+	/* Half old, half new: old half checked, new half delivered. */
+	c = conn(ft, family, POP3, 40001);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	seq = c.cseq;
+	c_send(&c, "PASS sec");
+	c_raw(&c, seq + 5, TCP_ACK, "secret\r\n", 8);
+	c.cseq = seq + 13;
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: overlapping segment grants", fam(family));
+	flow_free(ft);
+}
+
+static void test_conflict(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, POP3, 40000);
+	uint32_t seq;
+	char big[300];
+
+	/* A copy the server dropped says PASS; the real bytes say QUIT. */
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	seq = c.cseq;
+	c_raw(&c, seq, TCP_ACK, "PASS x\r\n", 8);
+	c_raw(&c, seq, TCP_ACK, "QUIT\r\n", 6);
+	c.cseq = seq + 6;
+	s_send(&c, "+OK Logging out.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: conflicting retransmit: no grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->conflicts, 1, "%s: conflict counted", fam(family));
+
+	/* Same with the real bytes longer than the fake. */
+	c = conn(ft, family, POP3, 40001);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	seq = c.cseq;
+	c_raw(&c, seq, TCP_ACK, "PASS x", 6);
+	c_raw(&c, seq, TCP_ACK, "USER alice\r\n", 12);
+	c.cseq = seq + 12;
+	s_send(&c, "+OK\r\n");
+	T_EQ_INT(c.grants, 0, "%s: longer conflicting segment: no grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->conflicts, 2, "%s: second conflict counted", fam(family));
+
+	/* A retransmit reaching back past the kept bytes cannot be checked. */
+	c = conn(ft, family, POP3, 40002);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	memset(big, 'u', sizeof(big));
+	memcpy(big, "USER ", 5);
+	memcpy(big + 248, "\r\n", 3); /* a 250-byte USER line */
+	seq = c.cseq;
+	c_send(&c, big);
+	s_send(&c, "+OK\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c_raw(&c, seq, TCP_ACK, big, 10);
+	c_send(&c, "PASS secret\r\n");
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: retransmit older than the kept bytes: no grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->conflicts, 3, "%s: too-old overlap counted", fam(family));
+
+	/* A retransmit just inside the kept bytes is fine. */
+	c = conn(ft, family, POP3, 40003);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, big);
+	s_send(&c, "+OK\r\n");
+	seq = c.cseq;
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c_raw(&c, seq - 200, TCP_ACK, big + 50, 10);
+	c_send(&c, "PASS secret\r\n");
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: retransmit within kept bytes grants", fam(family));
+	flow_free(ft);
+}
+
+static void test_split(int family)
+{
+	static const char *const cli[] = { "USER bob\r\n", "PASS secret\r\n" };
+	static const char *const srv[] = { "+OK ready\r\n", "+OK\r\n", "+OK Logged in.\r\n" };
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, POP3, 40000);
+	size_t i, j;
+
+	handshake(&c);
+	for (i = 0; i < 3; i++) {
+		for (j = 0; srv[i][j]; j++) {
+			s_raw(&c, c.sseq, c.cseq, TCP_ACK, srv[i] + j, 1);
+			c.sseq++;
+		}
+		if (i < 2) {
+			for (j = 0; cli[i][j]; j++) {
+				c_raw(&c, c.cseq, TCP_ACK, cli[i] + j, 1);
+				c.cseq++;
+			}
+		}
+	}
+	T_EQ_INT(c.grants, 1, "%s: login in 1-byte segments grants", fam(family));
+
+	c = conn(ft, family, IMAP, 40001);
+	handshake(&c);
+	s_send(&c, "* OK ready\r\n");
+	for (j = 0; j < strlen("a1 LOGIN bob secret\r\n"); j++) {
+		c_raw(&c, c.cseq, TCP_ACK, "a1 LOGIN bob secret\r\n" + j, 1);
+		c_raw(&c, c.cseq, TCP_ACK, "a1 LOGIN bob secret\r\n" + j, 1); /* dup */
+		c.cseq++;
+	}
+	s_send(&c, "a1 OK Logged in\r\n");
+	T_EQ_INT(c.grants, 1, "%s: imap 1-byte segments with duplicates grant", fam(family));
+	flow_free(ft);
+}
+
+static void test_direction(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, POP3, 40000), r;
+	uint64_t ign;
+	static uint8_t b[256];
+	size_t len;
+
+	pop3_upto_pass(&c);
+	ign = flow_stats(ft)->ignored;
+	/* The answer forged inbound, from the server's address and port. */
+	len = build(b, family, c.server, c.client, POP3, c.cport, c.sseq, c.cseq,
+		    TCP_ACK, "+OK Logged in.\r\n", 16);
+	T_EQ_INT(deliver(&c, false, len, b), 0, "%s: inbound server-port packet does not grant", fam(family));
+	/* Client bytes logged at the output hook. */
+	len = build(b, family, c.client, c.server, c.cport, POP3, c.cseq, c.sseq,
+		    TCP_ACK, "PASS x\r\n", 8);
+	T_EQ_INT(deliver(&c, true, len, b), 0, "%s: outbound client-port packet ignored", fam(family));
+	T_EQ_INT(flow_stats(ft)->ignored, ign + 2, "%s: wrong-direction packets counted as ignored", fam(family));
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: the real answer still grants", fam(family));
+
+	/* A SYN-ACK arriving inbound does not open a flow; nor does an
+	 * outgoing SYN, nor an unconfigured port. */
+	r = conn(ft, family, POP3, 40001);
+	c_raw(&r, r.cseq, TCP_SYN | TCP_ACK, NULL, 0);
+	len = build(b, family, r.server, r.client, POP3, r.cport, 1, 0, TCP_SYN, NULL, 0);
+	deliver(&r, true, len, b);
+	r = conn(ft, family, 25, 40002);
+	c_syn(&r);
+	T_EQ_INT(flow_count(ft), 1, "%s: only client SYNs to configured ports make flows", fam(family));
+	flow_free(ft);
+}
+
+static void test_eviction(int family)
+{
+	struct flow_table *ft = table(4, IDLE);
+	struct conn busy = conn(ft, family, POP3, 41000), c;
+	int i;
+
+	handshake(&busy);
+	s_send(&busy, "+OK ready\r\n");
+	for (i = 0; i < 6; i++) {
+		c = conn(ft, family, POP3, 42000 + i);
+		c.now = 2000 + i;
+		c_syn(&c);
+	}
+	T_EQ_INT(flow_count(ft), 4, "%s: table holds max_flows", fam(family));
+	T_EQ_INT(flow_stats(ft)->evicted, 3, "%s: three evicted", fam(family));
+	c_send(&busy, "USER bob\r\n");
+	s_send(&busy, "+OK\r\n");
+	c_send(&busy, "PASS secret\r\n");
+	T_EQ_INT(s_send(&busy, "+OK Logged in.\r\n"), 1,
+		 "%s: a flow carrying data outlives SYN-only flows", fam(family));
+
+	/* With only active flows, the least recently active goes. */
+	flow_free(ft);
+	ft = table(2, IDLE);
+	struct conn a = conn(ft, family, POP3, 43000), b2 = conn(ft, family, POP3, 43001);
+	handshake(&a);
+	s_send(&a, "+OK ready\r\n");
+	handshake(&b2);
+	s_send(&b2, "+OK ready\r\n");
+	c_send(&a, "USER bob\r\n"); /* a is now the more recent */
+	c = conn(ft, family, POP3, 43002);
+	c_syn(&c);
+	s_send(&b2, "+OK\r\n");
+	T_EQ_INT(flow_stats(ft)->ignored, 1, "%s: LRU active flow evicted", fam(family));
+	s_send(&a, "+OK\r\n");
+	c_send(&a, "PASS secret\r\n");
+	T_EQ_INT(s_send(&a, "+OK Logged in.\r\n"), 1, "%s: recent flow survives", fam(family));
+	flow_free(ft);
+}
+
+static void test_expiry(int family)
+{
+	struct flow_table *ft = table(64, 5000);
+	struct conn a = conn(ft, family, POP3, 40000), b = conn(ft, family, IMAP, 40001);
+
+	a.now = b.now = 1000;
+	handshake(&a);
+	handshake(&b);
+	b.now = 4000;
+	s_send(&b, "* OK ready\r\n");
+	flow_expire(ft, 5999);
+	T_EQ_INT(flow_count(ft), 2, "%s: nothing idle yet", fam(family));
+	flow_expire(ft, 6000);
+	T_EQ_INT(flow_count(ft), 1, "%s: idle flow expired", fam(family));
+	T_EQ_INT(flow_stats(ft)->expired, 1, "%s: expiry counted", fam(family));
+	flow_expire(ft, 9000);
+	T_EQ_INT(flow_count(ft), 0, "%s: the other expires later", fam(family));
+	a.now = 9000;
+	s_send(&a, "+OK ready\r\n");
+	c_send(&a, "USER bob\r\n");
+	T_EQ_INT(flow_count(ft), 0, "%s: expired flow is not re-created by data", fam(family));
+	flow_free(ft);
+}
+
+static void test_abort_paths(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c;
+	uint32_t seq;
+	static uint8_t b[256];
+	size_t len;
+
+	/* SYN-ACK for another ISN. */
+	c = conn(ft, family, POP3, 40000);
+	c_syn(&c);
+	s_raw(&c, c.sseq, c.cseq + 77, TCP_SYN | TCP_ACK, NULL, 0);
+	c.sseq++;
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c_send(&c, "PASS secret\r\n");
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: SYN-ACK for another ISN: no grant", fam(family));
+
+	/* Data sent before the handshake completed is not the stream. */
+	c = conn(ft, family, POP3, 40001);
+	c_syn(&c);
+	c_raw(&c, c.cseq, TCP_ACK, "PASS x\r\n", 8);
+	s_synack(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "QUIT\r\n");
+	s_send(&c, "+OK bye\r\n");
+	T_EQ_INT(c.grants, 0, "%s: pre-handshake bytes never reach the machine", fam(family));
+
+	/* Truncated capture. */
+	c = conn(ft, family, POP3, 40002);
+	pop3_upto_pass(&c);
+	len = build(b, family, c.server, c.client, POP3, c.cport, c.sseq, c.cseq,
+		    TCP_ACK, "+OK Logged in.\r\n", 16);
+	T_EQ_INT(deliver(&c, true, len - 4, b), 0, "%s: truncated answer does not grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->truncated, 1, "%s: truncation counted", fam(family));
+	T_EQ_INT(deliver(&c, true, len, b), 0, "%s: nor does the full one afterwards", fam(family));
+
+	/* Urgent data. */
+	c = conn(ft, family, POP3, 40003);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c_raw(&c, c.cseq, TCP_ACK | TCP_URG, "PASS secret\r\n", 13);
+	c.cseq += 13;
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: urgent data: no grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->urgent, 1, "%s: urgent counted", fam(family));
+
+	/* RST ends a flow. */
+	c = conn(ft, family, POP3, 40004);
+	pop3_upto_pass(&c);
+	c_raw(&c, c.cseq, TCP_RST, NULL, 0);
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: nothing after RST", fam(family));
+
+	/* The answer and FIN in one segment: still a login. */
+	c = conn(ft, family, POP3, 40005);
+	pop3_upto_pass(&c);
+	T_EQ_INT(s_raw(&c, c.sseq, c.cseq, TCP_ACK | TCP_FIN, "+OK Logged in.\r\n", 16), 1,
+		 "%s: payload of a FIN counts", fam(family));
+
+	/* A new SYN on the same 4-tuple replaces the flow. */
+	c = conn(ft, family, POP3, 40006);
+	pop3_upto_pass(&c);
+	seq = c.cseq;
+	c.cseq = 77;
+	c_syn(&c);
+	c.cseq = seq;
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: replaced flow does not grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->replaced, 1, "%s: replacement counted", fam(family));
+
+	/* Capture loss while a login is under way. */
+	c = conn(ft, family, POP3, 40007);
+	pop3_upto_pass(&c);
+	flow_lost(ft);
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: no grant across a capture loss", fam(family));
+	T_EQ_INT(flow_stats(ft)->refused, 1, "%s: refusal counted", fam(family));
+	c = conn(ft, family, POP3, 40008);
+	pop3_upto_pass(&c);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: flows after the loss grant", fam(family));
+
+	/* A fragment from the client's address. */
+	c = conn(ft, family, POP3, 40009);
+	pop3_upto_pass(&c);
+	len = build(b, family, c.client, c.server, c.cport, POP3, c.cseq, c.sseq, TCP_ACK, "xxxxxxxx", 8);
+	if (family == AF_INET) {
+		put16(b + 6, 0x2000);
+	} else {
+		/* splice a fragment header (M=1) between IPv6 and TCP */
+		memmove(b + 48, b + 40, len - 40);
+		b[40] = 6;
+		put16(b + 42, 1);
+		b[6] = 44;
+		put16(b + 4, len - 40 + 8);
+		len += 8;
+	}
+	deliver(&c, false, len, b);
+	T_EQ_INT(flow_stats(ft)->fragments, 1, "%s: fragment counted", fam(family));
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: no grant for a client that sent fragments", fam(family));
+	flow_free(ft);
+}
+
+static void test_wrap(int family)
+{
+	struct flow_table *ft = table(64, IDLE);
+	struct conn c = conn(ft, family, IMAP, 40000);
+
+	c.cseq = 0xfffffff8;
+	c.sseq = 0xfffffffa;
+	handshake(&c);
+	s_send(&c, "* OK ready\r\n");
+	c_send(&c, "a1 LOGIN bob secret\r\n");
+	c_raw(&c, c.cseq - 21, TCP_ACK, "a1 LOGIN bob secret\r\n", 21);
+	T_EQ_INT(s_send(&c, "a1 OK Logged in\r\n"), 1, "%s: sequence wraparound grants", fam(family));
+	flow_free(ft);
+}
+
+static void test_config(void)
+{
+	struct flow_config cfg = { .pop3_ports = { 110 }, .n_pop3 = 1, .max_flows = 10 };
+	struct flow_table *ft;
+	size_t m0;
+
+	T_OK(flow_new(NULL) == NULL, "no config");
+	cfg.max_flows = 0;
+	T_OK(flow_new(&cfg) == NULL, "max_flows 0 refused");
+	cfg.max_flows = FLOW_MAX_FLOWS + 1;
+	T_OK(flow_new(&cfg) == NULL, "max_flows too large refused");
+	cfg.max_flows = 10;
+	cfg.n_pop3 = 0;
+	T_OK(flow_new(&cfg) == NULL, "no ports refused");
+	cfg.n_pop3 = 9;
+	T_OK(flow_new(&cfg) == NULL, "too many ports refused");
+	cfg.n_pop3 = 1;
+	ft = flow_new(&cfg);
+	T_OK(ft != NULL, "good config");
+	m0 = flow_memory(ft);
+	struct conn c = conn(ft, AF_INET, POP3, 40000);
+	c_syn(&c);
+	T_EQ_INT(flow_memory(ft) - m0, flow_entry_size(), "memory grows by one entry per flow");
+	flow_free(ft);
+}
+
+int main(void)
+{
+	static const int fams[] = { AF_INET, AF_INET6 };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		test_logins(fams[i]);
+		test_no_syn(fams[i]);
+		test_gap(fams[i]);
+		test_retransmit(fams[i]);
+		test_conflict(fams[i]);
+		test_split(fams[i]);
+		test_direction(fams[i]);
+		test_eviction(fams[i]);
+		test_expiry(fams[i]);
+		test_abort_paths(fams[i]);
+		test_wrap(fams[i]);
+	}
+	test_config();
+	return T_DONE();
+}
