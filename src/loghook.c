@@ -1,0 +1,546 @@
+/* loghook.c - feed mail server log lines from a socket, a followed file
+ * or standard input to logpat_match() and grant what it recognises */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "logpat.h"
+#include "loghook.h"
+
+/* Bytes read from the file or stdin per loop turn: a big backlog must
+ * not starve the other sources; the rest is read on the next turn. */
+#define READ_BUDGET (256 * 1024)
+#define POLL_MS 1000
+/* How long a rotated-away file is still read for late writers. */
+#define OLD_GRACE_MS 5000
+#define SOCK_RCVBUF (1024 * 1024)
+
+/* A line being assembled from a byte stream. */
+struct linebuf {
+	char buf[LOGPAT_MAX_LINE];
+	size_t len;
+	int skipping; /* dropping bytes up to the next newline */
+};
+
+struct follow {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	off_t off;
+	struct linebuf lb;
+};
+
+struct loghook {
+	struct loop *loop;
+	grant_fn grant;
+	void *grant_arg;
+	struct loghook_stats st;
+
+	int sock;
+	char *sock_path;
+
+	char *path, *dir, *base;
+	int ino_fd, ino_wd;
+	struct follow cur, old;
+	uint64_t old_since;
+	struct loop_timer *poll, *kick;
+	int file_missing_logged;
+
+	int in_fd;
+	int in_regular; /* a regular file on stdin: epoll cannot watch it */
+	struct linebuf in_lb;
+};
+
+static void line_done(struct loghook *h, const char *p, size_t n)
+{
+	struct drac_addr a;
+	const char *server;
+	char buf[ADDR_STRLEN];
+
+	if (n && p[n - 1] == '\r')
+		n--;
+	h->st.lines++;
+	if (!logpat_match(p, n, &a, &server))
+		return;
+	h->st.matched++;
+	if (h->grant(&a, SRC_LOGHOOK, h->grant_arg) == 0) {
+		h->st.granted++;
+		msg_debug("loghook: %s login from %s", server, addr_fmt(&a, buf, sizeof(buf)));
+	} else {
+		h->st.refused++;
+		msg_debug("loghook: %s login from %s not granted", server,
+			  addr_fmt(&a, buf, sizeof(buf)));
+	}
+}
+
+static void lb_reset(struct linebuf *lb, int skipping)
+{
+	lb->len = 0;
+	lb->skipping = skipping;
+}
+
+static void lb_feed(struct loghook *h, struct linebuf *lb, const char *p, size_t n)
+{
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t chunk = nl ? (size_t)(nl - p) : n;
+
+		if (lb->skipping) {
+			if (nl)
+				lb->skipping = 0;
+		} else if (lb->len + chunk > sizeof(lb->buf)) {
+			h->st.overlong++;
+			lb->len = 0;
+			lb->skipping = !nl;
+		} else if (nl && lb->len == 0) {
+			line_done(h, p, chunk);
+		} else {
+			memcpy(lb->buf + lb->len, p, chunk);
+			lb->len += chunk;
+			if (nl) {
+				line_done(h, lb->buf, lb->len);
+				lb->len = 0;
+			}
+		}
+		if (!nl)
+			break;
+		n -= chunk + 1;
+		p = nl + 1;
+	}
+}
+
+/* ---- datagram socket ---- */
+
+static void sock_ready(int fd, uint32_t events, void *arg)
+{
+	struct loghook *h = arg;
+	char buf[LOGPAT_MAX_LINE + 2];
+
+	for (int i = 0; i < 256; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				h->st.read_errors++;
+				msg_warn("loghook: receive on %s: %s", h->sock_path, strerror(errno));
+			}
+			return;
+		}
+		/* one datagram, one message: drop the sender's terminator */
+		while (n > 0 && (size_t)n <= sizeof(buf) && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+			n--;
+		if ((size_t)n > LOGPAT_MAX_LINE) {
+			h->st.overlong++;
+			continue;
+		}
+		if (n > 0)
+			line_done(h, buf, (size_t)n);
+	}
+}
+
+static int sock_open(struct loghook *h, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int rcv = SOCK_RCVBUF;
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		msg_err("loghook: socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			msg_err("loghook: %s exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path); /* stale, from an earlier run */
+	}
+	h->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (h->sock < 0) {
+		msg_err("loghook: socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(h->sock, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	/* Only root and the group (the syslog daemon) may send: anyone
+	 * who can write here can claim any login. */
+	old = umask(0117);
+	if (bind(h->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old);
+		msg_err("loghook: cannot bind %s: %s", path, strerror(errno));
+		return -1;
+	}
+	umask(old);
+	h->sock_path = strdup(path);
+	if (!h->sock_path || loop_add_fd(h->loop, h->sock, EPOLLIN, sock_ready, h) < 0) {
+		msg_err("loghook: cannot watch %s", path);
+		return -1;
+	}
+	msg_info("loghook: reading log messages on %s", path);
+	return 0;
+}
+
+/* ---- followed file ---- */
+
+static void follow_close(struct follow *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	lb_reset(&f->lb, 0);
+}
+
+/* Read what was appended, up to *budget bytes. */
+static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
+{
+	char buf[64 * 1024];
+	struct stat st;
+
+	if (f->fd < 0)
+		return;
+	if (fstat(f->fd, &st) == 0 && st.st_size < f->off) {
+		/* copytruncate: what was pending is gone with the old
+		 * content; the file starts over */
+		msg_info("loghook: %s was truncated, reading it from the start", h->path);
+		h->st.rotations++;
+		lseek(f->fd, 0, SEEK_SET);
+		f->off = 0;
+		lb_reset(&f->lb, 0);
+	}
+	while (*budget > 0) {
+		size_t want = *budget < sizeof(buf) ? *budget : sizeof(buf);
+		ssize_t n = read(f->fd, buf, want);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				h->st.read_errors++;
+				msg_warn("loghook: read %s: %s", h->path, strerror(errno));
+			}
+			return;
+		}
+		if (n == 0)
+			return;
+		f->off += n;
+		*budget -= (size_t)n;
+		lb_feed(h, &f->lb, buf, (size_t)n);
+	}
+}
+
+/* Open the file at the path; from_end: start at its end (start-up). */
+static int follow_open(struct loghook *h, struct follow *f, int from_end)
+{
+	struct stat st;
+	int fd = open(h->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	f->fd = fd;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->off = 0;
+	lb_reset(&f->lb, 0);
+	if (from_end && st.st_size > 0) {
+		char last;
+
+		f->off = lseek(fd, 0, SEEK_END);
+		/* Starting inside a line: its tail is not a line. */
+		if (pread(fd, &last, 1, f->off - 1) == 1 && last != '\n')
+			f->lb.skipping = 1;
+	}
+	return 0;
+}
+
+static void file_poll(struct loghook *h)
+{
+	size_t budget = READ_BUDGET;
+	struct stat st;
+
+	follow_drain(h, &h->cur, &budget);
+	if (h->old.fd >= 0) {
+		follow_drain(h, &h->old, &budget);
+		if (loop_now() - h->old_since > OLD_GRACE_MS)
+			follow_close(&h->old);
+	}
+	if (stat(h->path, &st) == 0 &&
+	    (h->cur.fd < 0 || st.st_ino != h->cur.ino || st.st_dev != h->cur.dev)) {
+		struct follow nf = { .fd = -1 };
+
+		if (follow_open(h, &nf, 0) == 0) {
+			if (h->cur.fd >= 0) {
+				msg_info("loghook: %s was replaced, reading the new file from the start",
+					 h->path);
+				h->st.rotations++;
+				follow_close(&h->old);
+				h->old = h->cur;
+				h->old_since = loop_now();
+			} else {
+				msg_info("loghook: %s appeared, reading it", h->path);
+			}
+			h->cur = nf;
+			h->file_missing_logged = 0;
+			follow_drain(h, &h->cur, &budget);
+		}
+	} else if (h->cur.fd < 0 && !h->file_missing_logged) {
+		msg_warn("loghook: %s does not exist yet, waiting for it", h->path);
+		h->file_missing_logged = 1;
+	}
+	if (budget == 0)
+		loop_timer_after(h->kick, 0);
+}
+
+static void ino_watch(struct loghook *h)
+{
+	if (h->ino_fd < 0 || h->ino_wd >= 0)
+		return;
+	h->ino_wd = inotify_add_watch(h->ino_fd, h->dir,
+				      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
+				      IN_DELETE | IN_ATTRIB | IN_CLOSE_WRITE);
+}
+
+static void ino_ready(int fd, uint32_t events, void *arg)
+{
+	struct loghook *h = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int want = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED))
+				want = 1;
+			if (ev->mask & IN_IGNORED)
+				h->ino_wd = -1; /* directory gone; re-added by the timer */
+			/* Other files of the directory matter only while
+			 * a rotated-away file is still being read. */
+			if (ev->len == 0 || strcmp(ev->name, h->base) == 0 || h->old.fd >= 0)
+				want = 1;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (want)
+		file_poll(h);
+}
+
+static void poll_tick(void *arg)
+{
+	struct loghook *h = arg;
+
+	ino_watch(h);
+	file_poll(h);
+	loop_timer_after(h->poll, POLL_MS);
+}
+
+static int file_start(struct loghook *h, const char *path)
+{
+	char *slash;
+
+	h->path = strdup(path);
+	h->dir = strdup(path);
+	if (!h->path || !h->dir)
+		return -1;
+	slash = strrchr(h->dir, '/');
+	if (!slash) {
+		free(h->dir);
+		h->dir = strdup(".");
+		h->base = h->path;
+	} else {
+		h->base = h->path + (slash - h->dir) + 1;
+		if (slash == h->dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	if (!h->dir || !*h->base) {
+		msg_err("loghook: not a file name: %s", path);
+		return -1;
+	}
+	h->poll = loop_timer_new(h->loop, poll_tick, h);
+	if (!h->poll)
+		return -1;
+	h->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (h->ino_fd < 0 || loop_add_fd(h->loop, h->ino_fd, EPOLLIN, ino_ready, h) < 0) {
+		msg_warn("loghook: no inotify (%s), checking %s every second",
+			 strerror(errno), path);
+		if (h->ino_fd >= 0)
+			close(h->ino_fd);
+		h->ino_fd = -1;
+	}
+	ino_watch(h);
+	if (h->ino_fd >= 0 && h->ino_wd < 0)
+		msg_warn("loghook: cannot watch %s (%s), checking every second", h->dir,
+			 strerror(errno));
+	if (follow_open(h, &h->cur, 1) == 0) {
+		msg_info("loghook: following %s from its end", path);
+	} else {
+		msg_warn("loghook: %s does not exist yet, waiting for it", path);
+		h->file_missing_logged = 1;
+	}
+	loop_timer_after(h->poll, POLL_MS);
+	return 0;
+}
+
+/* ---- standard input ---- */
+
+static void in_close(struct loghook *h)
+{
+	if (h->in_fd < 0)
+		return;
+	if (!h->in_regular)
+		loop_del_fd(h->loop, h->in_fd);
+	h->in_fd = -1;
+}
+
+/* Returns 1 when more is waiting (budget used up). */
+static int in_read(struct loghook *h)
+{
+	char buf[64 * 1024];
+	size_t budget = READ_BUDGET;
+
+	while (h->in_fd >= 0 && budget > 0) {
+		ssize_t n = read(h->in_fd, buf, sizeof(buf) < budget ? sizeof(buf) : budget);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			if (n < 0) {
+				h->st.read_errors++;
+				msg_warn("loghook: read standard input: %s", strerror(errno));
+			} else {
+				msg_info("loghook: end of standard input");
+			}
+			/* a last line without its newline may be cut short */
+			lb_reset(&h->in_lb, 0);
+			in_close(h);
+			return 0;
+		}
+		budget -= (size_t)n;
+		lb_feed(h, &h->in_lb, buf, (size_t)n);
+	}
+	return h->in_fd >= 0;
+}
+
+static void in_ready(int fd, uint32_t events, void *arg)
+{
+	in_read(arg);
+}
+
+static void kick(void *arg)
+{
+	struct loghook *h = arg;
+
+	if (h->in_regular && in_read(h))
+		loop_timer_after(h->kick, 0);
+	if (h->path)
+		file_poll(h);
+}
+
+static int in_start(struct loghook *h)
+{
+	int fl;
+
+	h->in_fd = STDIN_FILENO;
+	fl = fcntl(h->in_fd, F_GETFL);
+	if (fl < 0) {
+		msg_err("loghook: standard input: %s", strerror(errno));
+		h->in_fd = -1;
+		return -1;
+	}
+	fcntl(h->in_fd, F_SETFL, fl | O_NONBLOCK);
+	if (loop_add_fd(h->loop, h->in_fd, EPOLLIN, in_ready, h) < 0) {
+		if (errno != EPERM) {
+			msg_err("loghook: cannot watch standard input: %s", strerror(errno));
+			h->in_fd = -1;
+			return -1;
+		}
+		/* A regular file is always readable: read it in slices. */
+		h->in_regular = 1;
+		loop_timer_after(h->kick, 0);
+	}
+	msg_info("loghook: reading standard input");
+	return 0;
+}
+
+struct loghook *loghook_new(struct loop *l, const struct loghook_config *cfg,
+			    grant_fn grant, void *grant_arg)
+{
+	struct loghook *h;
+
+	if (!cfg->socket_path && !cfg->file_path && !cfg->use_stdin) {
+		msg_err("loghook: no source configured (socket, file or stdin)");
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		msg_err("loghook: out of memory");
+		return NULL;
+	}
+	h->loop = l;
+	h->grant = grant;
+	h->grant_arg = grant_arg;
+	h->sock = h->ino_fd = h->ino_wd = h->in_fd = -1;
+	h->cur.fd = h->old.fd = -1;
+	h->kick = loop_timer_new(l, kick, h);
+	if (!h->kick)
+		goto bad;
+	if (cfg->socket_path && sock_open(h, cfg->socket_path) < 0)
+		goto bad;
+	if (cfg->file_path && file_start(h, cfg->file_path) < 0)
+		goto bad;
+	if (cfg->use_stdin && in_start(h) < 0)
+		goto bad;
+	return h;
+bad:
+	loghook_free(h);
+	return NULL;
+}
+
+void loghook_free(struct loghook *h)
+{
+	if (!h)
+		return;
+	if (h->sock >= 0) {
+		loop_del_fd(h->loop, h->sock);
+		close(h->sock);
+		if (h->sock_path)
+			unlink(h->sock_path);
+	}
+	free(h->sock_path);
+	if (h->ino_fd >= 0) {
+		loop_del_fd(h->loop, h->ino_fd);
+		close(h->ino_fd);
+	}
+	follow_close(&h->cur);
+	follow_close(&h->old);
+	loop_timer_free(h->poll);
+	loop_timer_free(h->kick);
+	in_close(h);
+	free(h->path);
+	free(h->dir);
+	free(h);
+}
+
+const struct loghook_stats *loghook_stats(const struct loghook *h)
+{
+	return &h->st;
+}
