@@ -140,8 +140,14 @@ struct btmap *btmap_open(const char *path)
 
 int btmap_put(struct btmap *b, const char *key, const char *value)
 {
-	DBT k = { .data = (void *)key, .size = strlen(key) + 1 };
-	DBT v = { .data = (void *)value, .size = strlen(value) + 1 };
+	return btmap_put_n(b, key, strlen(key), value, strlen(value));
+}
+
+int btmap_put_n(struct btmap *b, const char *key, size_t klen, const char *value,
+		size_t vlen)
+{
+	DBT k = { .data = (void *)key, .size = klen + 1 };
+	DBT v = { .data = (void *)value, .size = vlen + 1 };
 	int ret;
 
 	bt_err[0] = '\0';

@@ -18,6 +18,9 @@ struct btmap *btmap_open(const char *path);
 /* Store key -> value, both NUL-terminated text stored WITH their NUL as
  * postmap does.  The key must already be lowercase.  0 or -1. */
 int btmap_put(struct btmap *b, const char *key, const char *value);
+/* The same with the lengths known (not counting the NULs). */
+int btmap_put_n(struct btmap *b, const char *key, size_t klen, const char *value,
+		size_t vlen);
 /* 1 deleted, 0 was absent, -1 error. */
 int btmap_del(struct btmap *b, const char *key);
 /* Write out all pages (and fdatasync them unless btmap_set_fsync(false)),

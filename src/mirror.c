@@ -282,15 +282,42 @@ static void ment_remove(struct mirror *m, uint32_t idx)
 		heap_fix(m, pos);
 }
 
-static void key_fmt(const struct drac_addr *a, char *buf)
+/* Decimal digits of v at buf, NUL-terminated; returns the length. */
+static size_t u64_fmt(uint64_t v, char *buf)
 {
-	/* glibc's inet_ntop already gives the lowercase compressed form. */
-	addr_fmt(a, buf, ADDR_STRLEN);
+	char tmp[24];
+	size_t n = 0, len;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (len = n; n; n--)
+		buf[len - n] = tmp[n - 1];
+	buf[len] = '\0';
+	return len;
 }
 
-static void val_fmt(uint64_t expiry_ms, char *buf)
+/* The map key: addr_fmt's lowercase compressed form (glibc inet_ntop),
+ * with a fast path for the dotted quad, whose form has no choices. */
+static size_t key_fmt(const struct drac_addr *a, char *buf)
 {
-	snprintf(buf, MIRROR_VALLEN, "%" PRIu64, expiry_ms / 1000);
+	size_t n = 0;
+
+	if (a->family != AF_INET) {
+		addr_fmt(a, buf, ADDR_STRLEN);
+		return strlen(buf);
+	}
+	for (int i = 0; i < 4; i++) {
+		n += u64_fmt(a->a[i], buf + n);
+		buf[n++] = i < 3 ? '.' : '\0';
+	}
+	return n - 1;
+}
+
+static size_t val_fmt(uint64_t expiry_ms, char *buf)
+{
+	return u64_fmt(expiry_ms / 1000, buf);
 }
 
 static uint64_t wall_ms(void)
@@ -542,8 +569,11 @@ static int commit_tmp(struct mirror *m, const char *tmp)
 	return 0;
 }
 
+/* Sort record: the key's first 16 bytes as two big-endian words, so most
+ * comparisons need no memory outside the array (every IPv4 key fits). */
 struct wkey {
-	uint32_t off;
+	uint64_t p[2];
+	uint32_t off;	/* key text in the arena */
 	uint32_t ent;
 };
 
@@ -551,8 +581,24 @@ static int wkey_cmp(const void *x, const void *y, void *arena)
 {
 	const struct wkey *a = x, *b = y;
 
-	/* libdb's default btree order is memcmp on key+NUL, i.e. strcmp. */
-	return strcmp((char *)arena + a->off, (char *)arena + b->off);
+	/* libdb's default btree order is memcmp on key+NUL, i.e. strcmp;
+	 * equal prefixes without a NUL in them continue in the arena. */
+	if (a->p[0] != b->p[0])
+		return a->p[0] < b->p[0] ? -1 : 1;
+	if (a->p[1] != b->p[1])
+		return a->p[1] < b->p[1] ? -1 : 1;
+	if (!(a->p[1] & 0xff))
+		return 0;
+	return strcmp((char *)arena + a->off + 16, (char *)arena + b->off + 16);
+}
+
+static uint64_t be64(const char *s)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | (uint8_t)s[i];
+	return v;
 }
 
 static int write_full(struct mirror *m, const char *tmp)
@@ -566,7 +612,10 @@ static int write_full(struct mirror *m, const char *tmp)
 	    !(arena = malloc(acap)))
 		goto oom;
 	for (uint32_t i = 0; i < m->n; i++) {
-		if (acap - alen < ADDR_STRLEN) {
+		size_t len;
+
+		/* Room for the longest key and the zero padding to 16. */
+		if (acap - alen < ADDR_STRLEN + 16) {
 			char *p = realloc(arena, acap * 2);
 
 			if (!p)
@@ -574,10 +623,13 @@ static int write_full(struct mirror *m, const char *tmp)
 			arena = p;
 			acap *= 2;
 		}
-		key_fmt(&m->ents[i].addr, arena + alen);
+		len = key_fmt(&m->ents[i].addr, arena + alen);
+		memset(arena + alen + len, 0, len < 16 ? 16 - len : 1);
+		keys[i].p[0] = be64(arena + alen);
+		keys[i].p[1] = be64(arena + alen + 8);
 		keys[i].off = alen;
 		keys[i].ent = i;
-		alen += strlen(arena + alen) + 1;
+		alen += (len < 16 ? 16 : len + 1);
 	}
 	/* In key order libdb appends to the rightmost leaf and splits it
 	 * unevenly: pages end up full and the write is fast. */
@@ -585,8 +637,10 @@ static int write_full(struct mirror *m, const char *tmp)
 	if (!(b = btmap_create(tmp)))
 		goto bad;
 	for (uint32_t i = 0; i < m->n; i++) {
-		val_fmt(m->ents[keys[i].ent].expiry_ms, val);
-		if (btmap_put(b, arena + keys[i].off, val) < 0)
+		const char *k = arena + keys[i].off;
+		size_t vlen = val_fmt(m->ents[keys[i].ent].expiry_ms, val);
+
+		if (btmap_put_n(b, k, strlen(k), val, vlen) < 0)
 			goto bad;
 	}
 	free(keys);

@@ -328,6 +328,37 @@ static void test_roundtrip(void)
 	mirror_free(m2);
 }
 
+static int keys_cb(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	char *all = arg;
+
+	strncat(all, k, kl);
+	strcat(all, " ");
+	return 0;
+}
+
+/* Keys are exactly addr_fmt's text, in libdb's (strcmp) order. */
+static void test_keys(void)
+{
+	static const char *in[] = {
+		"255.255.255.255", "0.0.0.0", "10.0.0.1", "100.200.0.9", "9.99.199.1",
+		"2001:db8::1", "2001:db8:0:1:0:0:0:1", "2001:db8:1234:5678:9abc:def0:1234:5678",
+		"::ffff:192.0.2.1", "::1", "fe80::", "2001:db8:0:0:1:0:0:0",
+	};
+	static const char *want =
+		"0.0.0.0 10.0.0.1 100.200.0.9 2001:db8:0:0:1:: 2001:db8:0:1::1 2001:db8:1234:5678:9abc:def0:1234:5678 "
+		"2001:db8::1 255.255.255.255 9.99.199.1 ::1 ::ffff:192.0.2.1 fe80:: ";
+	struct mirror *m = mk(map, 0);
+	char all[1024] = "";
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		mirror_set(m, P(in[i]), 1800000000000ull);
+	T_EQ_INT(mirror_write_now(m), 0, "write edge-case keys");
+	btmap_walk(map, false, keys_cb, all);
+	T_EQ_STR(all, want, "keys in the file");
+	mirror_free(m);
+}
+
 static void test_corrupt(void)
 {
 	struct mirror *m = mk(map, 0);
@@ -529,6 +560,7 @@ int main(void)
 	test_expiry_order();
 	test_coalescing();
 	test_roundtrip();
+	test_keys();
 	test_corrupt();
 	test_thousand();
 	test_failure();
