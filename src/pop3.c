@@ -44,19 +44,19 @@ enum cls {
 #define Q_LONG  0x20 /* longer than a command may be */
 #define Q_EMPTY 0x40 /* no octet at all: an empty SASL response */
 
-/* What a "+OK" answer to each class means.  Commands of the TRANSACTION
- * state (STAT, LIST, RETR, NOOP, ...) are C_OTHER: a server that accepts
- * them before login is not one we understand, and their multi-line
- * bodies carry mail that a client can write. */
-enum on_ok { OK_ABORT, OK_LINE, OK_MULTI, OK_GRANT, OK_ANON, OK_TLS, OK_LOGOUT };
+/* What a "+OK" answer to each class means (STLS and QUIT end inspection
+ * on any answer).  Commands of the TRANSACTION state (STAT, LIST, RETR,
+ * NOOP, ...) are C_OTHER: a server that accepts them before login is not
+ * one we understand, and their multi-line bodies carry mail that a
+ * client can write. */
+enum on_ok { OK_ABORT, OK_LINE, OK_MULTI, OK_GRANT, OK_ANON };
 
-static const uint8_t on_ok[] = {
+static const uint8_t on_ok[Q_CLASS + 1] = {
 	[C_OTHER] = OK_ABORT,     [C_BLANK] = OK_ABORT,
 	[C_USER] = OK_LINE,       [C_PASS] = OK_GRANT,
 	[C_APOP] = OK_GRANT,      [C_AUTH_LIST] = OK_MULTI,
 	[C_AUTH] = OK_GRANT,      [C_AUTH_ANON] = OK_ANON,
-	[C_CAPA] = OK_MULTI,      [C_STLS] = OK_TLS,
-	[C_QUIT] = OK_LOGOUT,     [C_UTF8] = OK_LINE,
+	[C_CAPA] = OK_MULTI,      [C_UTF8] = OK_LINE,
 	[C_LANG_LIST] = OK_MULTI, [C_LANG] = OK_LINE,
 };
 
@@ -83,8 +83,8 @@ static enum proto_verdict stop(struct pop3 *m, enum proto_verdict v,
 			       enum proto_reason r)
 {
 	m->phase = PH_STOPPED;
-	m->verdict = v;
-	m->reason = r;
+	m->verdict = (uint8_t)v;
+	m->reason = (uint8_t)r;
 	return v;
 }
 
@@ -223,18 +223,19 @@ static enum proto_verdict command_answer(struct pop3 *m, uint8_t e,
 		return stop(m, PROTO_ABORT, PR_OVERFLOW);
 	if (cls == C_BLANK)
 		return stop(m, PROTO_ABORT, PR_SYNTAX);
-	if (cls == C_STLS)
-		return stop(m, PROTO_DONE, PR_TLS);
-	if (cls == C_QUIT)
-		return stop(m, PROTO_DONE, PR_LOGOUT);
-	if (st == ST_ERR)
-		return PROTO_CONTINUE;
 	if (st == ST_CONT) {
 		if (cls != C_AUTH && cls != C_AUTH_ANON)
 			return stop(m, PROTO_ABORT, PR_SYNTAX);
 		m->sasl = cls;
 		return PROTO_CONTINUE;
 	}
+	/* Whatever the answer, TLS or the end of the session follows. */
+	if (cls == C_STLS)
+		return stop(m, PROTO_DONE, PR_TLS);
+	if (cls == C_QUIT)
+		return stop(m, PROTO_DONE, PR_LOGOUT);
+	if (st == ST_ERR)
+		return PROTO_CONTINUE;
 	switch (on_ok[cls]) {
 	case OK_LINE:
 		return PROTO_CONTINUE;
