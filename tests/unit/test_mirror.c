@@ -498,6 +498,115 @@ static void test_thousand(void)
 	mirror_free(m2);
 }
 
+/* Random operations against a plain array model; after every write the
+ * file must hold exactly the model's entries. */
+enum { K = 300 };
+static uint64_t model[K];
+static int file_bad, file_n;
+
+static void kaddr(int i, char *s, size_t len)
+{
+	if (i % 3 == 0)
+		snprintf(s, len, "2001:db8:%x::%x", i % 7, i);
+	else
+		snprintf(s, len, "192.%d.%d.%d", i % 5, i / 256, i % 256);
+}
+
+static int model_cb(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	struct drac_addr a;
+	char want[32];
+
+	file_n++;
+	for (int i = 0; i < K; i++) {
+		char s[64];
+
+		kaddr(i, s, sizeof(s));
+		if (addr_parse(s, &a) == 0 && !strcmp(addr_fmt(&a, s, sizeof(s)), k)) {
+			snprintf(want, sizeof(want), "%llu",
+				 (unsigned long long)(model[i] / 1000));
+			file_bad += !model[i] || strcmp(want, v);
+			return 0;
+		}
+	}
+	file_bad++;
+	return 0;
+}
+
+static void test_model(void)
+{
+	struct mirror *m = mk(map, 50);
+	const struct mirror_stats *st = mirror_stats(m);
+	uint64_t now = 1000000, seed = 7, writes = 0;
+	int bad_count = 0, bad_get = 0, bad_deadline = 0, checks = 0;
+
+	memset(model, 0, sizeof(model));
+	unlink(map);
+	for (int op = 0; op < 8000; op++) {
+		char s[64];
+		unsigned r, i;
+		uint64_t minexp = UINT64_MAX;
+		size_t n = 0;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		r = (seed >> 33) % 1000;
+		i = (seed >> 13) % K;
+		kaddr(i, s, sizeof(s));
+		if (r < 550) {
+			model[i] = now + 1 + (seed >> 40) % 3000;
+			mirror_set(m, P(s), model[i]);
+		} else if (r < 990) {
+			model[i] = 0;
+			mirror_del(m, P(s));
+		} else if (r < 996) {
+			for (int j = 0; j < K; j += 3)
+				model[j] = 0;
+			mirror_clear(m, AF_INET6);
+		} else {
+			memset(model, 0, sizeof(model));
+			mirror_clear(m, 0);
+		}
+		now += (seed >> 50) % 20;
+		mirror_tick(m, now);
+		for (int j = 0; j < K; j++) {
+			if (model[j] && model[j] <= now)
+				model[j] = 0;
+			if (model[j]) {
+				n++;
+				if (model[j] < minexp)
+					minexp = model[j];
+			}
+		}
+		bad_count += mirror_count(m) != n;
+		bad_deadline += mirror_next_deadline(m) > minexp;
+		if (op % 97 == 0)
+			for (int j = 0; j < K; j++) {
+				uint64_t e = 0;
+				bool got;
+
+				kaddr(j, s, sizeof(s));
+				got = mirror_get(m, P(s), &e);
+				bad_get += got != !!model[j] || (got && e != model[j]);
+			}
+		if (st->writes != writes) {
+			writes = st->writes;
+			file_n = 0;
+			btmap_walk(map, false, model_cb, NULL);
+			bad_get += (size_t)file_n != n;
+			checks++;
+		}
+	}
+	T_EQ_INT(bad_count, 0, "count always matched the model");
+	T_EQ_INT(bad_get, 0, "lookups always matched the model");
+	T_EQ_INT(bad_deadline, 0, "next deadline never later than the next expiry");
+	T_EQ_INT(file_bad, 0, "the file matched the model after each of %d writes", checks);
+	T_OK(st->incremental_writes > 100 && st->full_writes > 5,
+	     "both kinds of write exercised (%llu incremental, %llu full)",
+	     (unsigned long long)st->incremental_writes,
+	     (unsigned long long)st->full_writes);
+	mirror_free(m);
+}
+
 static void test_failure(void)
 {
 	char sub[300], p[400], cmd[400];
@@ -563,6 +672,7 @@ int main(void)
 	test_keys();
 	test_corrupt();
 	test_thousand();
+	test_model();
 	test_failure();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
