@@ -171,5 +171,53 @@ kill $SRVPID
 check "server stops on SIGTERM" eventually 3 grep -q '^stopped' "$W/srv.out"
 check_not "and is no longer registered" bash -c "ip netns exec $A rpcinfo -p 192.0.2.1 | grep -q 900101"
 SRVPID=
+kill "$(cat "$W/rpcbind.pid")" 2>/dev/null; : > "$W/rpcbind.pid"
+
+# ---- the real daemon: grants land in the server namespace's nft sets ----
+[ -x "$BIN/dracd" ] || { ok "# SKIP dracd not built"; t_done; exit; }
+sleep 0.3
+printf '255.255.255.255 192.0.2.2\n2001:db8::2/128\n' > "$W/allow"
+dracd_opts() { echo -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/$1.db" \
+	-o DRAC_PIDFILE="$W/$1.pid" -o DRAC_CONTROL="$W/$1.ctl"; }
+ip netns exec $S unshare -m --propagation private bash -c '
+	mount -t tmpfs tmpfs /run || exit 1
+	rpcbind -f -w & echo $! > "$1/rpcbind.pid"
+	for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
+	shift; exec "$@"' _ "$W" "$BIN/dracd" $(dracd_opts s) -o DRAC_RPC=yes -o DRAC_ALLOW="$W/allow" \
+	> "$W/dracd.out" 2> "$W/dracd.err" &
+SRVPID=$!
+check "dracd registers with rpcbind" eventually 5 bash -c "ip netns exec $A rpcinfo -p 192.0.2.1 2>/dev/null | grep -q 900101"
+in_set() { ip netns exec $S nft list set inet drac "$1" 2>/dev/null | grep -qw -- "$2"; }
+check "dracauth to dracd (IPv4)" inA "$BIN/dracauth" -s 192.0.2.1 198.51.100.50
+check "198.51.100.50 is in inet drac authed" eventually 2 in_set authed 198.51.100.50
+check "dracauth to dracd (IPv6 over IPv6)" inA "$BIN/dracauth" -s 2001:db8::1 2001:db8:1::50
+check "2001:db8:1::50 is in inet drac authed6" eventually 2 in_set authed6 2001:db8:1::50
+check_not "refused namespace gets ADD_PERM from dracd" inR "$BIN/dracauth" -s 192.0.2.1 198.51.100.52
+sleep 0.2
+check_not "and 198.51.100.52 is not in the set" in_set authed 198.51.100.52
+
+# split setup: a POP host's dracd (log hook source) forwards to the SMTP
+# host's dracd, which grants it as an RPC grant
+: > "$W/mail.log"
+ip netns exec $A "$BIN/dracd" $(dracd_opts a) -o DRAC_FORWARD=yes -o DRAC_SERVERS="$W/servers.conf" \
+	-o DRAC_LOGHOOK_FILE="$W/mail.log" > "$W/popd.out" 2> "$W/popd.err" &
+DPID=$!
+eventually 5 grep -q ready "$W/popd.err"
+sleep 0.3
+echo "Nov 27 21:00:00 pop dovecot[1]: pop3-login: Login: user=<u>, method=PLAIN, rip=198.51.100.51, lip=192.0.2.2, mpid=9, TLS, session=<s>" >> "$W/mail.log"
+check "POP host grants its own login" eventually 3 bash -c "ip netns exec $A nft list set inet drac authed | grep -qw 198.51.100.51"
+check "and forwards it to the SMTP host's dracd" eventually 3 in_set authed 198.51.100.51
+kill $DPID; DPID=
+
+# SIGHUP with a broken allow file: the old list must stay in force
+echo "bogus" >> "$W/allow"
+kill -HUP $SRVPID
+sleep 0.5
+check "dracd still answers after a reload with a broken allow file" \
+	inA "$BIN/dracauth" -s 192.0.2.1 198.51.100.53
+kill $SRVPID
+check "dracd stops" eventually 3 bash -c "! kill -0 $SRVPID 2>/dev/null"
+check_not "and unregisters" bash -c "ip netns exec $A rpcinfo -p 192.0.2.1 2>/dev/null | grep -q 900101"
+SRVPID=
 
 t_done
