@@ -58,7 +58,7 @@ struct mirror {
 	size_t ndirty, dirty_cap;
 	bool changed;		/* the file differs from the table */
 	bool need_full;		/* the dirty list does not cover the changes */
-	bool full_logged;
+	bool add_failed;	/* "cannot mirror" logged; quiet until an add works */
 
 	uint64_t write_after;	/* earliest wall ms for the next write */
 	unsigned fail_streak;
@@ -450,10 +450,14 @@ void mirror_set(struct mirror *m, const struct drac_addr *a, uint64_t expiry_ms)
 		char buf[ADDR_STRLEN];
 
 		/* Not in the map means no relay: the safe way to fail. */
-		msg_err("cannot mirror %s: %s", addr_fmt(&k, buf, sizeof(buf)),
-			m->n >= MIRROR_MAX_ENTRIES ? "table full" : "out of memory");
+		if (!m->add_failed)
+			msg_err("cannot mirror %s: %s (further failures not logged)",
+				addr_fmt(&k, buf, sizeof(buf)),
+				m->n >= MIRROR_MAX_ENTRIES ? "table full" : "out of memory");
+		m->add_failed = true;
 		return;
 	}
+	m->add_failed = false;
 	dirty_note(m, &k, e);
 }
 

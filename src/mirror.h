@@ -2,9 +2,16 @@
  * as the Postfix btree map (btree:/etc/dracd/dracd).
  *
  * The netlink side calls mirror_set/del/clear for every change it sees in
- * the nftables sets; the loop calls mirror_tick when it wakes and sleeps at
- * most until mirror_next_deadline().  All times are wall-clock milliseconds
- * since the epoch.  Not thread-safe: one loop owns it. */
+ * the nftables sets; the loop calls mirror_tick when it wakes (also after
+ * such changes) and sleeps at most until mirror_next_deadline().  All times
+ * are wall-clock milliseconds since the epoch.  Not thread-safe: one loop
+ * owns it.
+ *
+ * The file is MAP (0644) with one record per entry: key = the address in
+ * addr_fmt's lowercase compressed form + NUL, value = expiry in whole
+ * seconds since the epoch as decimal digits + NUL, exactly what postmap
+ * writes.  Writes go to MAP.tmp.PID and are rename()d over MAP; writers
+ * serialise on flock(MAP.lock). */
 #ifndef DRAC_MIRROR_H
 #define DRAC_MIRROR_H
 
