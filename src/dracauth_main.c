@@ -70,10 +70,13 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc - 1)
+	if (optind != argc - 1) {
+		free(given);
 		usage();
+	}
 	if (addr_parse(argv[optind], &a) < 0) {
 		fprintf(stderr, "dracauth: \"%s\" is not an IPv4 or IPv6 address\n", argv[optind]);
+		free(given);
 		return 2;
 	}
 	if (given) {
