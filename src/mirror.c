@@ -30,6 +30,10 @@
 #define MIRROR_MAX_ENTRIES (1u << 24)
 #define MIRROR_BACKOFF_MAX_MS 5000
 #define MIRROR_BUSY_RETRY_MS 10
+/* Every write rewrites the whole file; for big maps keep writing to at
+ * most a quarter of the time (small maps keep the plain interval). */
+#define MIRROR_DUTY 4
+#define MIRROR_DUTY_MIN_BYTES (1 << 20)
 /* Longest value text: UINT64_MAX / 1000 has 17 digits. */
 #define MIRROR_VALLEN 24
 
@@ -813,6 +817,18 @@ static uint64_t retry_delay(const struct mirror *m)
 	return d > m->interval_ms ? d : m->interval_ms;
 }
 
+static uint64_t write_gap(const struct mirror *m)
+{
+	uint64_t gap = m->interval_ms, busy;
+
+	if (m->f_size < MIRROR_DUTY_MIN_BYTES)
+		return gap;
+	busy = m->st.last_write_us * MIRROR_DUTY / 1000;
+	if (busy > MIRROR_BACKOFF_MAX_MS)
+		busy = MIRROR_BACKOFF_MAX_MS;
+	return busy > gap ? busy : gap;
+}
+
 int mirror_tick(struct mirror *m, uint64_t now_ms)
 {
 	uint64_t longest = m->interval_ms > MIRROR_BACKOFF_MAX_MS ? m->interval_ms
@@ -846,7 +862,7 @@ int mirror_tick(struct mirror *m, uint64_t now_ms)
 			 m->fail_streak);
 		m->fail_streak = 0;
 	}
-	m->write_after = now_ms + m->interval_ms;
+	m->write_after = now_ms + write_gap(m);
 	return 0;
 }
 

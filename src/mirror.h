@@ -55,8 +55,10 @@ int mirror_load(struct mirror *m, uint64_t now_ms);
 
 /* Call when the loop wakes: expires entries whose expiry <= now, writes the
  * map if dirty and the coalescing interval allows (the first change after a
- * quiet period is written at once).  0, or -1 when the write failed (logged
- * once per failure streak, retried with backoff up to 5 s). */
+ * quiet period is written at once; maps over 1 MB wait at least 4 times as
+ * long as their last write took, at most 5 s, so writing stays under a
+ * quarter of the time).  0, or -1 when the write failed (logged once per
+ * failure streak, retried with backoff up to 5 s). */
 int mirror_tick(struct mirror *m, uint64_t now_ms);
 /* When tick is next needed: min(next expiry, pending write); may be in the
  * past (tick now); UINT64_MAX if nothing is pending. */
