@@ -546,8 +546,10 @@ int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t 
 			granted = 0;
 		} else {
 			ft->st.grants++;
-			addr_from_bytes(&g->client, family, f->key.caddr);
-			g->proto = f->proto == M_POP3 ? "pop3" : "imap";
+			if (g) {
+				addr_from_bytes(&g->client, family, f->key.caddr);
+				g->proto = f->proto == M_POP3 ? "pop3" : "imap";
+			}
 		}
 	}
 	/* FIN: the bytes it carried counted; nothing after them will. */

@@ -204,6 +204,20 @@ static void test_logins(int family)
 	T_EQ_STR(c.g.proto, "imap", "%s imap: proto", fam(family));
 	T_EQ_INT(flow_stats(ft)->grants, 2, "%s: two grants counted", fam(family));
 
+	/* A retransmitted SYN (same ISN) keeps the flow. */
+	c = conn(ft, family, POP3, 40003);
+	c_syn(&c);
+	c.cseq--;
+	c_syn(&c);
+	s_synack(&c);
+	c_raw(&c, c.cseq - 1, TCP_SYN, NULL, 0);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	c_send(&c, "PASS secret\r\n");
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: SYN retransmits do not reset the flow", fam(family));
+	T_EQ_INT(flow_stats(ft)->replaced, 0, "%s: nothing replaced", fam(family));
+
 	/* Port 995 is configured as POP3 too. */
 	c = conn(ft, family, 995, 40002);
 	pop3_upto_pass(&c);
