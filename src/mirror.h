@@ -63,8 +63,10 @@ int mirror_tick(struct mirror *m, uint64_t now_ms);
 /* When tick is next needed: min(next expiry, pending write); may be in the
  * past (tick now); UINT64_MAX if nothing is pending. */
 uint64_t mirror_next_deadline(const struct mirror *m);
-/* Force a full write now, e.g. at start so the map exists (empty if need
- * be).  Waits for the writer lock.  0 or -1 (logged). */
+/* Force a full write of the table now, e.g. at start so the map exists
+ * (empty if need be): call mirror_load first, or the old entries are gone.
+ * Waits for the writer lock and removes leftover MAP.tmp.* files of
+ * crashed writers.  0 or -1 (logged). */
 int mirror_write_now(struct mirror *m);
 
 size_t mirror_count(const struct mirror *m);
