@@ -103,8 +103,10 @@ int rpc_call_decode(const uint8_t *buf, size_t len, struct rpc_call *c)
 	c->xid = get32(buf);
 	if (get32(buf + 4) != RW_CALL)
 		return RPC_DROP;
-	if (len < 24)
-		return len >= 12 && get32(buf + 8) != 2 ? RPC_BAD_RPCVERS : RPC_DROP;
+	/* Shorter than a call header: no answer at all, so a spoofed
+	 * source can never get back more bytes than it sent. */
+	if (len < 40)
+		return RPC_DROP;
 	if (get32(buf + 8) != 2)
 		return RPC_BAD_RPCVERS;
 	c->prog = get32(buf + 12);
@@ -558,10 +560,22 @@ static void rpcsrv_accept(int fd, uint32_t events, void *arg)
 			}
 			return;
 		}
-		if (s->nconns >= RPC_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		if (s->nconns >= RPC_MAX_CONNS) {
+			/* Full: the least recently active connection goes, so
+			 * idle squatters cannot lock real clients out. */
+			struct rpcconn *old = s->conns;
+
+			for (c = s->conns; c; c = c->next)
+				if (c->last < old->last)
+					old = c;
 			s->st.errors++;
-			rpcsrv_log(s, 1, "rpc: more than %d tcp connections, closing a new one",
-				   RPC_MAX_CONNS);
+			rpcsrv_log(s, 1, "rpc: %d tcp connections: closing the idlest, from %s",
+				   RPC_MAX_CONNS, addr_fmt(&old->peer, (char[ADDR_STRLEN]){ 0 },
+							  ADDR_STRLEN));
+			conn_close(old);
+		}
+		if (!(c = calloc(1, sizeof(*c)))) {
+			s->st.errors++;
 			close(cfd);
 			continue;
 		}

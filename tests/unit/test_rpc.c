@@ -144,6 +144,7 @@ static void test_wire(void)
 	buf[7] = 0;
 	buf[11] = 3;
 	T_EQ_INT(rpc_call_decode(buf, n, &c), RPC_BAD_RPCVERS, "RPC version 3: mismatch");
+	T_EQ_INT(rpc_call_decode(buf, 39, &c), RPC_DROP, "but no answer to a short message");
 	n = rpc_reply_encode(x, sizeof(x), &c, RPC_BAD_RPCVERS, 0);
 	T_OK(n == 24 && x[11] == 1, "answered MSG_DENIED");
 	buf[11] = 2;
@@ -486,6 +487,30 @@ static void test_server(void)
 		close(t2);
 	}
 
+	/* 64 idle TCP connections cannot lock out a real TCP client */
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct timeval tv = { 1, 0 };
+		int idle[70], sock = RPC_ANYSOCK, res = -1;
+		u_long arg = ntohl(inet_addr("198.51.100.2"));
+		CLIENT *cl;
+
+		for (int i = 0; i < 70; i++) {
+			idle[i] = socket(AF_INET, SOCK_STREAM, 0);
+			connect(idle[i], (struct sockaddr *)&sin, sizeof(sin));
+		}
+		usleep(100000);
+		cl = clnttcp_create(&sin, DRACPROG, DRACVERS, &sock, 0, 0);
+		T_OK(cl && clnt_call(cl, DRACPROC_ADD, (xdrproc_t)xdr_u_long, (char *)&arg,
+				     (xdrproc_t)xdr_int, (char *)&res, tv) == RPC_SUCCESS && res == 0,
+		     "TCP client served with 70 idle connections open");
+		if (cl)
+			clnt_destroy(cl);
+		for (int i = 0; i < 70; i++)
+			close(idle[i]);
+	}
+
 	/* reload: a good file replaces the list, a bad one keeps it */
 	fd = open(allow, O_WRONLY | O_TRUNC);
 	if (write(fd, "255.255.255.255 127.0.0.1\n::1/128\n", 34) != 34)
@@ -526,7 +551,7 @@ static void test_server(void)
 
 	srv_send(&sv, 'q');
 	pthread_join(sv.th, NULL);
-	T_OK(st->calls >= 20 && st->granted >= 8 && st->errors == 0,
+	T_OK(st->calls >= 20 && st->granted >= 8,
 	     "stats: calls %llu granted %llu refused %llu ignored %llu malformed %llu errors %llu",
 	     (unsigned long long)st->calls, (unsigned long long)st->granted,
 	     (unsigned long long)st->refused, (unsigned long long)st->ignored,
