@@ -46,8 +46,10 @@ void mirror_del(struct mirror *m, const struct drac_addr *a);
 /* AF_INET, AF_INET6, or 0 for all. */
 void mirror_clear(struct mirror *m, int family);
 
-/* Load entries from the existing map file (after a restart); they replace
- * table entries for the same address.  Returns the number loaded, -1 when
+/* Load entries from the existing map file (after a restart); addresses
+ * already in the table keep the table's expiry (it is the newer word).
+ * Values come back as whole seconds (expiry_ms rounded down to 1000).
+ * Returns the number loaded, -1 when
  * the file is missing or corrupt (logged; the caller rebuilds, and the next
  * write is a full one).  Expired entries are skipped (and removed from the
  * file by the next write), as are records that are not ADDR -> digits. */
