@@ -787,9 +787,10 @@ static int mirror_write(struct mirror *m, bool full, bool wait, uint64_t now_ms)
 	m->need_full = false;
 	m->changed = false;
 	/* Random inserts split pages and deletes leave them half empty;
-	 * past three times the packed size, repack with the next write. */
-	if (!full && m->full_bpe > 0 && stat(m->map_path, &st) == 0 &&
-	    (double)st.st_size > 3 * m->full_bpe * m->n + 262144)
+	 * past three times the packed size (about 42 bytes an entry), repack
+	 * with the next write. */
+	if (!full && stat(m->map_path, &st) == 0 &&
+	    (double)st.st_size > 3 * (m->full_bpe > 32 ? m->full_bpe : 32) * m->n + 262144)
 		m->need_full = true;
 	m->st.writes++;
 	m->st.last_write_wall_ms = now_ms;
