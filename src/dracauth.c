@@ -326,13 +326,17 @@ static int resolve(const char *server, uint64_t deadline, struct sockaddr_storag
 		*why = "cannot resolve the server name";
 		return -1;
 	}
-	for (ai = r->cb.ar_result; ai && n < max; ai = ai->ai_next) {
-		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-		    ai->ai_addrlen > sizeof(*out))
-			continue;
-		memset(&out[n], 0, sizeof(*out));
-		memcpy(&out[n], ai->ai_addr, ai->ai_addrlen);
-		n++;
+	/* IPv4 first: a classic dracd.allow lists 127.0.0.1 only, and
+	 * "localhost" usually resolves to ::1 first. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (ai = r->cb.ar_result; ai && n < max; ai = ai->ai_next) {
+			if (ai->ai_family != (pass ? AF_INET6 : AF_INET) ||
+			    ai->ai_addrlen > sizeof(*out))
+				continue;
+			memset(&out[n], 0, sizeof(*out));
+			memcpy(&out[n], ai->ai_addr, ai->ai_addrlen);
+			n++;
+		}
 	}
 	freeaddrinfo(r->cb.ar_result);
 	free(r);

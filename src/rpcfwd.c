@@ -302,7 +302,11 @@ static void fwd_resolved(struct fwd_server *s, struct addrinfo *res)
 {
 	struct addrinfo *ai;
 
+	/* IPv4 first, as the classic protocol and allow files are. */
 	for (ai = res; ai; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET && ai->ai_addrlen <= sizeof(s->sa))
+			break;
+	for (ai = ai ? ai : res; ai; ai = ai->ai_next)
 		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
 		    ai->ai_addrlen <= sizeof(s->sa))
 			break;
