@@ -607,6 +607,46 @@ static void test_model(void)
 	mirror_free(m);
 }
 
+/* A file grown by incremental inserts and emptied by deletes is repacked. */
+static void test_repack(void)
+{
+	struct mirror *m = mk(map, 50);
+	const struct mirror_stats *st = mirror_stats(m);
+	uint64_t now = 1000000;
+	struct stat sb;
+	off_t big;
+
+	unlink(map);
+	T_EQ_INT(mirror_write_now(m), 0, "empty start");
+	for (int i = 0; i < 20000; i++) {
+		char s[64];
+
+		snprintf(s, sizeof(s), "10.%d.%d.%d", i % 7, i / 256 % 256, i % 256);
+		mirror_set(m, P(s), 1800000000000ull);
+		if (i % 500 == 499)
+			mirror_tick(m, now += 100);
+	}
+	T_EQ_INT(st->full_writes, 1, "20000 inserts in steps of 500: incremental");
+	stat(map, &sb);
+	big = sb.st_size;
+	for (int i = 0; i < 19000; i++) {
+		char s[64];
+
+		snprintf(s, sizeof(s), "10.%d.%d.%d", i % 7, i / 256 % 256, i % 256);
+		mirror_del(m, P(s));
+		if (i % 500 == 499)
+			mirror_tick(m, now += 100);
+	}
+	mirror_set(m, P("192.0.2.1"), 1800000000000ull);
+	mirror_tick(m, now += 100);
+	T_OK(st->full_writes >= 2, "the emptied file was rewritten whole");
+	stat(map, &sb);
+	T_OK(sb.st_size * 4 < big, "and shrank (%lld -> %lld bytes)", (long long)big,
+	     (long long)sb.st_size);
+	T_EQ_INT(map_records(), 1001, "1001 records");
+	mirror_free(m);
+}
+
 static void test_failure(void)
 {
 	char sub[300], p[400], cmd[400];
@@ -673,6 +713,7 @@ int main(void)
 	test_corrupt();
 	test_thousand();
 	test_model();
+	test_repack();
 	test_failure();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
