@@ -2,6 +2,7 @@
 #include <db.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,34 @@ static int bt_exists(const char *path)
 	return 0;
 }
 
+/* The cheap first look, for a log line that says what is wrong: libdb's
+ * own message for a foreign file is about encryption keys. */
+static int bt_magic(const char *path)
+{
+	unsigned char meta[16];
+	uint32_t magic;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		bt_syserr(path);
+		return -1;
+	}
+	n = pread(fd, meta, sizeof(meta), 0);
+	close(fd);
+	if (n < (ssize_t)sizeof(meta)) {
+		snprintf(bt_err, sizeof(bt_err), "%s", n < 0 ? strerror(errno) :
+			 n == 0 ? "empty file" : "too short for a Berkeley DB file");
+		return -1;
+	}
+	memcpy(&magic, meta + 12, 4);
+	if (magic != DB_BTREEMAGIC && __builtin_bswap32(magic) != DB_BTREEMAGIC) {
+		snprintf(bt_err, sizeof(bt_err), "not a Berkeley DB btree file");
+		return -1;
+	}
+	return 0;
+}
+
 long btmap_walk(const char *path, bool verify, btmap_walk_fn fn, void *arg)
 {
 	struct btmap *b;
@@ -224,6 +253,10 @@ long btmap_walk(const char *path, bool verify, btmap_walk_fn fn, void *arg)
 	bt_err[0] = '\0';
 	if (bt_exists(path) < 0)
 		return -1;
+	if (bt_magic(path) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (verify) {
 		DB *db = bt_handle();
 
