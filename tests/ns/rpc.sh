@@ -209,7 +209,9 @@ check "POP host grants its own login" eventually 3 bash -c "ip netns exec $A nft
 check "and forwards it to the SMTP host's dracd" eventually 3 in_set authed 198.51.100.51
 kill $DPID; DPID=
 
-# SIGHUP with a broken allow file: the old list must stay in force
+# SIGHUP with a broken allow file: the old list must stay in force.
+# (rpcsrv_reload() keeps it; a daemon that frees and re-creates the
+# server on SIGHUP instead fails to start it again and loses RPC.)
 echo "bogus" >> "$W/allow"
 kill -HUP $SRVPID
 sleep 0.5
