@@ -41,6 +41,7 @@ struct dracd {
 	struct tap *tap;
 	struct flow_table *flows;
 	struct loop_timer *flow_timer;
+	uint64_t lost_seen;
 	struct loghook *loghook;
 	struct rpcsrv *rpc;
 	struct rpcfwd *fwd;
@@ -98,7 +99,15 @@ bad:
 static void on_packet(void *arg, int family, bool outgoing, const uint8_t *pkt, size_t len)
 {
 	struct dracd *d = arg;
+	const struct tap_stats *ts = tap_stats(d->tap);
 	struct flow_grant g;
+
+	/* A lost packet may have carried the real bytes at a sequence
+	 * number where we saw a forged copy: no flow alive now may grant. */
+	if (ts->lost + ts->overruns != d->lost_seen) {
+		d->lost_seen = ts->lost + ts->overruns;
+		flow_lost(d->flows);
+	}
 
 	if (flow_packet(d->flows, family, outgoing, pkt, len, loop_now(), &g) == 1)
 		gate_grant(&g.client, SRC_NFLOG, d->gate);

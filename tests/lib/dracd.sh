@@ -1,0 +1,30 @@
+# tests/lib/dracd.sh - start the built dracd inside a test world (after
+# tests/lib/world.sh) and ask it questions.  Everything under $WORLD.
+#
+#   dracd_start [ARGS...]   dracd -f in the server namespace, map
+#                           $WORLD/dracd.db, ready when it says so
+#   dracd_stop              TERM and wait
+#   granted ADDR            the address is in authed/authed6 now
+#   wait_granted ADDR [S]   until granted (default 2 s)
+#   not_granted ADDR        absent, after giving the tap time to act
+#   in_map ADDR             postmap -q finds it in $WORLD/dracd
+DRACD_MAP=""
+dracd_start() {
+	DRACD_MAP=$WORLD/dracd
+	world_spawn dracd srv "$BIN/dracd" -f -c /dev/null \
+		-o DRAC_MAP="$DRACD_MAP.db" -o DRAC_PIDFILE="$WORLD/dracd.pid" \
+		-o DRAC_CONTROL="$WORLD/dracd.sock" "$@"
+	DRACD_PID=$WORLD_PID
+	world_wait_log "$WORLD/dracd.log" 'ready \(pid' 5 || {
+		echo "# dracd did not start:"; sed 's/^/#   /' "$WORLD/dracd.log"; return 1; }
+}
+dracd_stop() {
+	[ -n "${DRACD_PID:-}" ] && world_stop "$DRACD_PID"
+	DRACD_PID=
+}
+set_of() { case $1 in *:*) echo authed6 ;; *) echo authed ;; esac; }
+granted() { srv nft list set inet drac "$(set_of "$1")" 2>/dev/null | grep -qw -- "$1"; }
+wait_granted() { eventually "${2:-2}" granted "$1"; }
+not_granted() { sleep "${2:-0.3}"; ! granted "$1"; }
+in_map() { srv postmap -c "$WORLD/pmconf" -q "$1" "btree:$DRACD_MAP" >/dev/null 2>&1; }
+revoke_all() { srv "$BIN/drac" -c /dev/null flush >/dev/null; }
