@@ -121,6 +121,12 @@ static int clean_char(uint8_t c)
 	return is_alnum(c) || (c > ' ' && c < 0x7f && strchr("!#$&'+,-./:;<=>?@^_`|~", c));
 }
 
+/* The tags clients really use; a server may refuse others. */
+static int clean_tag_char(uint8_t c)
+{
+	return is_alnum(c) || c == '.' || c == '-' || c == '_';
+}
+
 static int word_is(const uint8_t *w, uint8_t n, const char *s)
 {
 	return n == strlen(s) && memcmp(w, s, n) == 0;
@@ -315,6 +321,8 @@ static void cli_octet(struct imap *m, uint8_t c)
 		}
 		if (!tag_char(c))
 			break;
+		if (!clean_tag_char(c))
+			m->c_clean = 0;
 		m->next.tag[0] = c;
 		m->next.tag_len = 1;
 		m->c_state = C_TAG;
@@ -332,6 +340,8 @@ static void cli_octet(struct imap *m, uint8_t c)
 			fail(m, PR_OVERFLOW);
 			return;
 		}
+		if (!clean_tag_char(c))
+			m->c_clean = 0;
 		m->next.tag[m->next.tag_len++] = c;
 		return;
 
@@ -558,6 +568,9 @@ static size_t cli_feed(struct imap *m, const uint8_t *p, size_t len)
 		n = len - i < m->c_lit ? len - i : m->c_lit;
 		for (size_t k = 0; k < n && k <= IMAP_WORD_MAX; k++)
 			arg_octet(m, p[i + k]);
+		/* RFC 3501 literals have no NUL; a server may refuse it */
+		if (memchr(p + i, 0, n))
+			m->c_clean = 0;
 		m->c_lit -= n;
 		m->c_total += n;
 		i += n;
@@ -687,7 +700,6 @@ static uint8_t srv_word(struct imap *m)
 	if (word_is(w, n, "NO") || word_is(w, n, "BAD"))
 		return S_CODE0;
 	if (word_is(w, n, "CAPABILITY")) {
-		m->s_bracket = 0;
 		m->s_wlen = 0;
 		return S_CAPS;
 	}
@@ -803,7 +815,6 @@ static void srv_octet(struct imap *m, uint8_t c)
 	case S_CODE:
 		if (c == ' ' && word_is(m->s_word, m->s_wlen, "CAPABILITY")) {
 			m->s_wlen = 0;
-			m->s_bracket = 1;
 			m->s_state = S_CAPS;
 			return;
 		}

@@ -65,7 +65,6 @@ struct imap {
 	uint8_t s_tpos;         /* octets of the tag read */
 	uint8_t s_match;        /* bit i: pending[i] may still be the tag */
 	uint8_t s_lst;          /* "{n}" at the end of a data line */
-	uint8_t s_bracket;      /* capability list ends at ']' */
 	uint8_t s_wlen;
 	uint8_t s_word[IMAP_WORD_MAX];
 	uint32_t s_len;

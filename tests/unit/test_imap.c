@@ -512,6 +512,9 @@ static void test_bounds(void)
 	CHECK("NUL in a literal is data", PROTO_GRANT, PR_NONE, GREET,
 	      C("a1 LOGIN {3}\r\n"), S("+ OK\r\n"), C("a\0b secret\r\n"),
 	      S("a1 OK\r\n"));
+	CHECK("non-synchronizing literal after NUL in a literal", PROTO_ABORT,
+	      PR_SYNTAX, GREET, C("x1 NOOP {3}\r\n"), S("+ OK\r\n"),
+	      C("a\0b {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("NUL in a server line", PROTO_ABORT, PR_SYNTAX, GREET,
 	      S("* OK \0\r\n"));
 	CHECK("bare CR in a command line", PROTO_ABORT, PR_SYNTAX, GREET,
@@ -524,6 +527,357 @@ static void test_bounds(void)
 	      C("a1 LOGIN al\tice secret\r\n"));
 }
 
+/* Recorded from Dovecot 2.3.19.1 (Debian 12) imap-login, ssl = no, with
+ * raw dialogues; a server step is what one read returned.  Where Dovecot
+ * answered "T2 OK" to a NOOP hidden in what we take for a literal, a
+ * machine that trusted the literal would grant on the T2 LOGIN after it. */
+static void test_dovecot(void)
+{
+	CHECK("Dovecot: LOGIN with atoms", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN demo demopass\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: LOGIN with synchronizing literals", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN {4}\r\n"),
+	      S("+ OK\r\n"),
+	      C("demo {8}\r\n"),
+	      S("+ OK\r\n"),
+	      C("demopass\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: LOGIN with non-synchronizing literals", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN {4+}\r\n"
+		"demo {8+}\r\n"
+		"demopass\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: LOGIN with both kinds of literal", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN {4}\r\n"),
+	      S("+ OK\r\n"),
+	      C("demo {8+}\r\n"
+		"demopass\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: AUTHENTICATE PLAIN", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 AUTHENTICATE PLAIN\r\n"),
+	      S("+ \r\n"),
+	      C("AGRlbW8AZGVtb3Bhc3M=\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: AUTHENTICATE PLAIN with SASL-IR", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 AUTHENTICATE PLAIN AGRlbW8AZGVtb3Bhc3M=\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: AUTHENTICATE cancelled, then LOGIN", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 AUTHENTICATE PLAIN\r\n"),
+	      S("+ \r\n"),
+	      C("*\r\n"),
+	      S("a1 BAD Authentication aborted by client.\r\n"),
+	      C("a2 LOGIN demo demopass\r\n"),
+	      S("a2 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: AUTHENTICATE failed", PROTO_CONTINUE, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 AUTHENTICATE PLAIN AGRlbW8Ad3Jvbmc=\r\n"),
+	      S("a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"));
+	CHECK("Dovecot: AUTHENTICATE ANONYMOUS refused", PROTO_CONTINUE, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 AUTHENTICATE ANONYMOUS\r\n"),
+	      S("a1 NO [ALERT] Unsupported authentication mechanism.\r\n"));
+	CHECK("Dovecot: ID, CAPABILITY, LOGIN", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("1 ID (\"name\" \"Thunderbird\" \"version\" \"115\")\r\n"),
+	      S("* ID (\"name\" \"Dovecot\")\r\n"
+		"1 OK ID completed.\r\n"),
+	      C("2 CAPABILITY\r\n"),
+	      S("* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDL"
+		"E LITERAL+ AUTH=PLAIN AUTH=LOGIN\r\n"
+		"2 OK Pre-login capabilities listed, post-login capabilities "
+		"have more.\r\n"),
+	      C("3 LOGIN demo demopass\r\n"),
+	      S("* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDL"
+		"E SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORD"
+		"EREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDR"
+		"EN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRE"
+		"SYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STAT"
+		"US BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SI"
+		"ZE SAVEDATE LITERAL+ NOTIFY\r\n"
+		"3 OK Logged in\r\n"));
+	CHECK("Dovecot: bare LF line ends", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 NOOP\n"
+		"a2 LOGIN demo demopass\n"),
+	      S("a1 OK NOOP completed.\r\n"
+		"a2 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: empty line, then LOGIN", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("\r\n"),
+	      S("* BAD Error in IMAP command received by server.\r\n"),
+	      C("a1 LOGIN demo demopass\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: STARTTLS refused, then LOGIN", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 STARTTLS\r\n"),
+	      S("a1 BAD TLS support isn't enabled.\r\n"),
+	      C("a2 LOGIN demo demopass\r\n"),
+	      S("a2 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: LOGIN and SELECT pipelined", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN demo demopass\r\n"
+		"a2 SELECT INBOX\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"
+		"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+		"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		"\\Draft \\*)] Flags permitted.\r\n"
+		"* 0 EXISTS\r\n"
+		"* 0 RECENT\r\n"
+		"* OK [UIDVALIDITY 1795815791] UIDs valid\r\n"
+		"* OK [UIDNEXT 1] Predicted next UID\r\n"
+		"a2 OK [READ-WRITE] Select completed (0.011 + 0.000 + 0.013 s"
+		"ecs).\r\n"));
+	CHECK("Dovecot: LOGIN and LOGOUT pipelined", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN demo demopass\r\n"
+		"a2 LOGOUT\r\n"),
+	      S("a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"
+		"* BYE Logging out\r\n"
+		"a2 OK Logout completed (0.001 + 0.000 secs).\r\n"));
+	CHECK("Dovecot: synchronizing literal refused, then LOGIN", PROTO_GRANT, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN caf\303\251 {8}\r\n"),
+	      S("a1 BAD 8bit data in atom\r\n"),
+	      C("a2 LOGIN demo demopass\r\n"),
+	      S("a2 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: LOGIN and NOOP with one tag", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN demo wrong\r\n"
+		"a1 NOOP\r\n"),
+	      S("a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
+		"a1 OK NOOP completed.\r\n"));
+	CHECK("Dovecot: 8-bit atom hides a command in a {n+} literal", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("x1 NOOP caf\303\251 {9+}\r\n"
+		"T2 NOOP\r\n"
+		"\r\n"
+		"T2 LOGIN demo wrong\r\n"),
+	      S("x1 BAD 8bit data in atom\r\n"
+		"T2 OK NOOP completed.\r\n"
+		"* BAD Error in IMAP command received by server.\r\n"));
+	CHECK("Dovecot: stray ')' hides a command in a {n+} literal", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("x1 NOOP a) {9+}\r\n"
+		"T2 NOOP\r\n"
+		"\r\n"
+		"T2 LOGIN demo wrong\r\n"),
+	      S("x1 BAD Unexpected ')'\r\n"
+		"T2 OK NOOP completed.\r\n"
+		"* BAD Error in IMAP command received by server.\r\n"));
+	CHECK("Dovecot: TAB hides a command in a {n+} literal", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("x1 NOOP a\011{9+}\r\n"
+		"T2 NOOP\r\n"
+		"\r\n"
+		"T2 LOGIN demo wrong\r\n"),
+	      S("x1 BAD Invalid characters in atom\r\n"
+		"T2 OK NOOP completed.\r\n"
+		"* BAD Error in IMAP command received by server.\r\n"
+		"T2 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"));
+	CHECK("Dovecot: deep lists hide a command in a {n+} literal", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("x1 NOOP (((((((((((((((((((((((((((((((((((((((((((((((((((("
+		"(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+		"(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+		"(((((((((((((((((((((((((((( {9+}\r\n"
+		"T2 NOOP\r\n"
+		"\r\n"
+		"T2 LOGIN demo wrong\r\n"),
+	      S("x1 BAD Too many '('\r\n"
+		"T2 OK NOOP completed.\r\n"
+		"* BAD Error in IMAP command received by server.\r\n"));
+	CHECK("Dovecot: clean line: the {n+} literal is one", PROTO_CONTINUE, PR_NONE,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("x1 NOOP abc {9+}\r\n"
+		"T2 NOOP\r\n"
+		"\r\n"
+		"T2 LOGIN demo wrong\r\n"),
+	      S("x1 OK NOOP completed.\r\n"
+		"T2 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"));
+	CHECK("Dovecot: literal sent before \"+\"", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN {4}\r\n"
+		"demo demopass\r\n"),
+	      S("+ OK\r\n"
+		"a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: SASL response sent before \"+\"", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 AUTHENTICATE PLAIN\r\n"
+		"AGRlbW8AZGVtb3Bhc3M=\r\n"),
+	      S("+ \r\n"
+		"a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABL"
+		"E IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREA"
+		"D=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT C"
+		"HILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTOR"
+		"E QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST"
+		"-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STAT"
+		"US=SIZE SAVEDATE LITERAL+ NOTIFY] Logged in\r\n"));
+	CHECK("Dovecot: bare CR", PROTO_ABORT, PR_SYNTAX,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 NOOP\rx\r\n"),
+	      S("a1 BAD CR sent without LF\r\n"),
+	      C("a2 NOOP\r\n"),
+	      S("a2 OK NOOP completed.\r\n"));
+	CHECK("Dovecot: literal too large for Dovecot", PROTO_DONE, PR_LOGOUT,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 LOGIN {9000}\r\n"),
+	      S("* BYE Literal size too large\r\n"));
+	CHECK("Dovecot: too many bad commands", PROTO_DONE, PR_LOGOUT,
+	      S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE"
+		" IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready"
+		".\r\n"),
+	      C("a1 FOO\r\n"),
+	      S("a1 BAD Error in IMAP command received by server.\r\n"),
+	      C("a2 FOO\r\n"),
+	      S("a2 BAD Error in IMAP command received by server.\r\n"),
+	      C("a3 FOO\r\n"),
+	      S("* BYE Too many invalid IMAP commands.\r\n"));
+}
+
 int main(void)
 {
 	test_login();
@@ -532,6 +886,7 @@ int main(void)
 	test_literals();
 	test_end();
 	test_bounds();
+	test_dovecot();
 	printf("# sizeof(struct imap) = %zu\n", sizeof(struct imap));
 	T_OK(sizeof(struct imap) < 320, "struct imap is small");
 	return T_DONE();
