@@ -372,6 +372,10 @@ static void test_literals(void)
 	      PR_SYNTAX, GREET, C("x1 NOOP a) {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("non-synchronizing literal after '(' in an atom", PROTO_ABORT,
 	      PR_SYNTAX, GREET, C("x1 NOOP a(b) {9+}\r\nx2 NOOP\r\n\r\n"));
+	CHECK("non-synchronizing literal after an odd tag", PROTO_ABORT,
+	      PR_SYNTAX, GREET, C("x<1 NOOP {9+}\r\nx2 NOOP\r\n\r\n"));
+	CHECK("non-synchronizing literal after two blanks", PROTO_ABORT,
+	      PR_SYNTAX, GREET, C("x1 NOOP a  {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("non-synchronizing literal after '%'", PROTO_ABORT, PR_SYNTAX,
 	      GREET, C("x1 LIST \"\" % {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("literal size over the bound", PROTO_ABORT, PR_OVERFLOW, GREET,
