@@ -179,7 +179,7 @@ static int start_sources(struct dracd *d)
 		if (!d->loghook)
 			return -1;
 	}
-	if (s->rpc) {
+	if (s->rpc && !d->rpc) {
 		d->rpc = rpcsrv_new(d->loop, s->allow_path, gate_grant, d->gate);
 		if (!d->rpc)
 			return -1;
@@ -208,22 +208,40 @@ static void on_term(void *arg)
 	loop_stop(d->loop);
 }
 
+/* The RPC server survives a reload when its settings did not change: it
+ * re-reads dracd.allow in place (a bad file keeps the old list) and keeps
+ * its port and rpcbind registration. */
+static bool rpc_unchanged(const struct settings *a, const struct settings *b)
+{
+	return a->rpc == b->rpc && strcmp(a->allow_path, b->allow_path) == 0;
+}
+
 static void on_hup(void *arg)
 {
 	struct dracd *d = arg;
 	struct settings fresh, old;
+	struct rpcsrv *keep = NULL;
 
 	if (load_settings(d, &fresh) < 0) {
 		msg_err("reload refused; the old settings stay in force");
 		return;
 	}
+	if (d->rpc && rpc_unchanged(&d->s, &fresh)) {
+		keep = d->rpc;
+		d->rpc = NULL;
+		rpcsrv_reload(keep);
+	}
 	old = d->s;
 	stop_sources(d);
 	d->s = fresh;
+	d->rpc = keep;
 	if (gate_reconfigure(d->gate, &d->s, d->s.tap) < 0 || start_sources(d) < 0) {
 		msg_err("reload failed; going back to the old settings");
+		keep = d->rpc;
+		d->rpc = NULL;
 		stop_sources(d);
 		d->s = old;
+		d->rpc = keep;
 		gate_reconfigure(d->gate, &d->s, d->s.tap);
 		start_sources(d);
 		settings_free(&fresh);
@@ -301,8 +319,19 @@ static void status_json(void *arg, FILE *f)
 		fputs(",\"rpc\":{", f);
 		json_u64(f, "calls", rs->calls, true);
 		json_u64(f, "granted", rs->granted, true);
+		json_u64(f, "ignored", rs->ignored, true);
 		json_u64(f, "refused", rs->refused, true);
+		json_u64(f, "errors", rs->errors, true);
 		json_u64(f, "malformed", rs->malformed, false);
+		fputs("}", f);
+	}
+	if (d->fwd) {
+		const struct rpcfwd_stats *fw = rpcfwd_stats(d->fwd);
+
+		fputs(",\"forward\":{", f);
+		json_u64(f, "sent", fw->sent, true);
+		json_u64(f, "acked", fw->acked, true);
+		json_u64(f, "failed", fw->failed, false);
 		fputs("}", f);
 	}
 	fputs("}\n", f);

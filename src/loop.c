@@ -91,6 +91,10 @@ void loop_free(struct loop *l)
 		n = f->next;
 		free(f);
 	}
+	for (f = l->dead; f; f = n) {
+		n = f->next;
+		free(f);
+	}
 	while (l->timers)
 		loop_timer_stop(l->timers);
 	if (l->sigfd >= 0)
