@@ -272,6 +272,21 @@ static int fw_prog_pid(const char **p, const char *e, struct hdr *h)
 	return 1;
 }
 
+/* "PROG: " or "PROG[PID]: " */
+static int fw_tag(const char **p, const char *e, struct hdr *h)
+{
+	const char *q = *p;
+
+	if (!fw_prog_pid(&q, e, h))
+		return 0;
+	if (FW(&q, e, "[") && (!fw_digits(&q, e, 1, 10) || !FW(&q, e, "]")))
+		return 0;
+	if (!FW(&q, e, ": "))
+		return 0;
+	*p = q;
+	return 1;
+}
+
 static int parse_prefix(const char *p, const char *e, struct hdr *h)
 {
 	if (p < e && *p == '<') {
@@ -302,11 +317,11 @@ static int parse_prefix(const char *p, const char *e, struct hdr *h)
 		h->msg = p;
 		return 1;
 	}
-	if (!fw_run(&p, e, cls_host, 1, 255) || !FW(&p, e, " ") || !fw_prog_pid(&p, e, h))
-		return 0;
-	if (FW(&p, e, "[") && (!fw_digits(&p, e, 1, 10) || !FW(&p, e, "]")))
-		return 0;
-	if (!FW(&p, e, ": "))
+	/* syslog(3), journald and logger send "TAG[PID]: " with no host
+	 * to a local socket; syslog daemons write "HOST TAG[PID]: ".  A
+	 * host never ends in ':', so the first word tells them apart. */
+	if (!fw_tag(&p, e, h) &&
+	    (!fw_run(&p, e, cls_host, 1, 255) || !FW(&p, e, " ") || !fw_tag(&p, e, h)))
 		return 0;
 	h->msg = p;
 	return 1;

@@ -91,7 +91,16 @@ static void test_prefixes(void)
 	expect("Nov  7 21:00:00 mx dovecot[123]: " DMSG, "192.0.2.7", "dovecot");
 	expect("Nov 07 21:00:00 mx.example.org dovecot[123]: " DMSG, "192.0.2.7", "dovecot");
 	expect("<22>Nov 27 21:00:00 mx dovecot[123]: " DMSG, "192.0.2.7", "dovecot");
-	expect("<22>Nov 27 21:00:00 dovecot[123]: " DMSG, NULL, NULL); /* no host: program "dovecot[123]:" is the host */
+	/* no host: what syslog(3), journald and logger(1) send to a local
+	 * socket (these three are logger's real output on this machine) */
+	expect("<22>Nov 27 21:00:00 dovecot[123]: " DMSG, "192.0.2.7", "dovecot");
+	expect("<13>Nov 27 21:45:27 dovecot: pop3-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1", "192.0.2.7", "dovecot");
+	expect("<13>1 2026-11-27T21:45:27.751441+00:00 vm dovecot 12255 - [timeQuality tzKnown=\"1\" isSynced=\"0\"] imap-login: Login: user=<u>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1", "192.0.2.7", "dovecot");
+	expect("<13>Nov 27 21:45:27 vm dovecot[12256]: " DMSG, "192.0.2.7", "dovecot");
+	expect("Nov 27 21:00:00 dovecot[1]x: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 dovecot[1]:" DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 mx: dovecot: " DMSG, NULL, NULL);
+	expect("Nov 27 21:00:00 : " DMSG, NULL, NULL);
 	expect("2026-11-27T21:00:00.123456+00:00 mx dovecot: " DMSG, "192.0.2.7", "dovecot");
 	expect("2026-11-27T21:00:00+0000 mx dovecot[9]: " DMSG, "192.0.2.7", "dovecot");
 	expect("2026-11-27T21:00:00Z mx dovecot: " DMSG, "192.0.2.7", "dovecot");
