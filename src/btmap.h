@@ -31,7 +31,8 @@ void btmap_abort(struct btmap *b);
 
 /* Read a map: optionally verify its whole structure first (DB->verify,
  * about 0.25 s per million records), then call fn for every record in key
- * order.  klen and vlen count the stored bytes, NUL included when stored.
+ * order.  klen and vlen count the stored bytes, NUL included when stored;
+ * the bytes are libdb's and valid only during the call.
  * A non-zero return from fn stops the walk and is returned.  Otherwise the
  * number of records, or -1 when the file is missing, not a btree or
  * damaged (btmap_error() says why; errno is ENOENT for a missing file). */
