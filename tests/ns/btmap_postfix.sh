@@ -58,8 +58,12 @@ int main(int argc, char **argv)
 	return rc < 0;
 }
 EOF
-if ! ${CC:-cc} -D_GNU_SOURCE -I"$TOP/src" -o "$WORLD/mapw" "$WORLD/mapw.c" \
-	"$BIN/libdraccore.a" -ldb-5.3 2>"$WORLD/mapw.err"; then
+mapw_cc() {
+	${CC:-cc} "$@" -D_GNU_SOURCE -I"$TOP/src" -o "$WORLD/mapw" "$WORLD/mapw.c" \
+		"$BIN/libdraccore.a" -ldb-5.3 2>"$WORLD/mapw.err"
+}
+# A library built with SAN=1 needs the sanitizer runtimes at link time.
+if ! mapw_cc && ! mapw_cc -fsanitize=address,undefined; then
 	nok "build the writer: $(head -3 "$WORLD/mapw.err")"
 	exit 1
 fi
