@@ -9,6 +9,7 @@
 
 [ -x "$BIN/dracd" ] || skip_all "no $BIN/dracd (run make)"
 INIT=$TOP/init/dracd.init
+DRACD_EXE=$(readlink -f "$BIN/dracd")
 T=$(mktemp -d /tmp/drac-initscript.XXXXXX)
 chmod 755 "$T"
 mkdir -m 755 "$T/etc"
@@ -43,7 +44,7 @@ count_daemons() {
 	local n=0 p me
 	me=$(readlink /proc/self/ns/net)
 	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/exe" 2>/dev/null)" = "$BIN/dracd" ] || continue
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$DRACD_EXE" ] || continue
 		[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] || continue
 		n=$((n + 1))
 	done
@@ -90,7 +91,7 @@ note "start: $out"
 check "start exits 0" test $rc -eq 0
 pid=$(pid_of)
 check "pid file names a process ($pid)" kill -0 "${pid:-0}"
-check "that process is dracd" test "$(readlink "/proc/$pid/exe")" = "$BIN/dracd"
+check "that process is dracd" test "$(readlink "/proc/$pid/exe")" = "$DRACD_EXE"
 check "start reports the pid" grep -q "pid $pid" <<< "$out"
 check "the map exists when start returns" test -s "$T/etc/dracd.db"
 check "table inet drac is loaded" bash -c "nft list table inet drac >/dev/null"
