@@ -22,9 +22,11 @@ world_dovecot_add_user "u, ip=[192.0.2.67] host=[192.0.2.67]" evilpass
 LOG=$WORLD_DOVECOT_LOG
 world_spawn dracd srv "$BIN/dracd" -f -d -c /dev/null -e 5m \
 	-o DRAC_MAP="$WORLD/dracd.db" -o DRAC_TAP=no -o DRAC_LOGHOOK_FILE="$LOG" \
+	-o DRAC_LOGHOOK_SOCKET="$WORLD/log.sock" \
 	-o DRAC_PIDFILE="$WORLD/dracd.pid" -o DRAC_CONTROL="$WORLD/dracd.sock"
 DPID=$WORLD_PID
 check "dracd follows the Dovecot log" world_wait_log "$WORLD/dracd.log" "following $LOG" 5
+check "dracd reads datagrams on its socket" world_wait_log "$WORLD/dracd.log" "reading log messages on $WORLD/log.sock" 5
 
 in_set() {	# ADDR: in authed or authed6 of the server namespace
 	local set=authed
@@ -93,6 +95,41 @@ mcurl c2 "pop3s://$SRV4/" "$DEMO_USER:wrong"
 srv nft delete element inet drac authed "{ $C2_4 }" 2>/dev/null
 settle "auth failed.*rip=$C2_4"
 check_not "failed login after rotation grants nothing" in_set "$C2_4"
+
+# --- Dovecot logging through syslog(3) to the hook's socket ---------------
+# A second Dovecot (other ports) with log_path = syslog, in a private
+# mount namespace whose /dev/log is the socket dracd created: the same
+# datagrams a syslog daemon would receive.  Its syslog ident is its
+# instance_name, "dovecot" as in a default install.
+d2=$WORLD/dc2
+mkdir -p "$d2/run" "$d2/state"
+sed -e "s|^base_dir = .*|base_dir = $d2/run|; s|^state_dir = .*|state_dir = $d2/state|" \
+    -e "s|^instance_name = .*|instance_name = dovecot|; s|^log_path = .*|log_path = syslog|" \
+    -e "s|port = 110\$|port = 1110|; s|port = 995\$|port = 1995|" \
+    -e "s|port = 143\$|port = 1143|; s|port = 993\$|port = 1993|" \
+    "$WORLD_DOVECOT_CONF" > "$d2/dovecot.conf"
+world_spawn dovecot-syslog srv unshare -m --propagation private bash -c '
+	W=$1
+	mkdir -p "$W/olddev" && mount --bind /dev "$W/olddev" &&
+	mount -t tmpfs -o mode=755 tmpfs /dev || exit 1
+	for n in null zero random urandom; do
+		touch "/dev/$n" && mount --bind "$W/olddev/$n" "/dev/$n" || exit 1
+	done
+	ln -s "$W/log.sock" /dev/log
+	exec dovecot -F -c "$W/dc2/dovecot.conf"' _ "$WORLD"
+check "Dovecot with log_path = syslog listens" world__until 10 world__listening "$NS_SRV" 1995 1993
+srv nft delete element inet drac authed "{ $C1_4 }" 2>/dev/null
+srv nft delete element inet drac authed6 "{ $C2_6 }" 2>/dev/null
+mcurl c2 "imaps://[$SRV6]:1993/" "$DEMO_USER:wrong"
+sleep 1
+check_not "syslog path: failed IMAPS login grants nothing" in_set "$C2_6"
+check "syslog path: POP3S login from $C1_4" mcurl c1 "pop3s://$SRV4:1995/" "$DEMO_USER:$DEMO_PASS"
+check "  grants $C1_4" eventually 3 in_set "$C1_4"
+check "syslog path: IMAPS login from $C2_6 as '$EVIL'" mcurl c2 "imaps://[$SRV6]:1993/" "$EVIL:evilpass"
+check "  grants $C2_6" eventually 3 in_set "$C2_6"
+sleep 0.3
+check_not "  and not the address in the name" in_set 192.0.2.66
+world_stop "$WORLD_PID"
 
 echo "# dracd log hook messages:"
 grep -i loghook "$WORLD/dracd.log" | sed 's/^/#   /' | head -20
