@@ -52,6 +52,7 @@ count_daemons() {
 }
 # gone: no such process, or a zombie (whoever reaps orphans here may be slow)
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+db_has() { db5.3_dump -p "$1" 2>/dev/null | grep -q "^ $2"; }
 in_map() { db5.3_dump -p "$T/etc/dracd.db" 2>/dev/null | grep -q "^ $1"; }
 window_s() { drac status --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"]["window_s"])'; }
 
@@ -185,5 +186,42 @@ settings yes 30 'EXPIRE_TIME="forever"'
 out=$(initd start 2>&1); rc=$?
 check "a bad settings file: start exits 6" test $rc -eq 6
 note "$out"
+
+# --- the systemd unit's capability set is enough: dracd started with
+# only CapabilityBoundingSet= and NoNewPrivileges=, as root and as
+# DRAC_USER=nobody, with the tap on, grants, mirrors and restores.
+UNIT=$TOP/init/dracd.service
+if ! command -v setpriv > /dev/null; then
+	echo "skip - setpriv not installed"
+elif [ ! -e "$UNIT" ]; then
+	echo "skip - no init/dracd.service"
+else
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
+	for user in "" nobody; do
+		who=${user:-root}
+		mkdir -m 755 "$T/m$who"
+		[ -n "$user" ] && chown "$user" "$T/m$who"
+		settings yes 30 "DRAC_MAP=\"$T/m$who/dracd.db\"
+DRAC_TAP=\"yes\"
+DRAC_USER=\"$user\""
+		nft delete table inet drac 2> /dev/null
+		setpriv --bounding-set "-all,$caps" --no-new-privs "$BIN/dracd" -c "$T/dracd" 2> "$T/err"; rc=$?
+		pid=$(pid_of)
+		check "unit caps ($caps), $who: dracd starts" test $rc -eq 0 -a -n "$pid"
+		[ $rc -eq 0 ] || note "$(cat "$T/err")"
+		check "  $who: the tap chains are loaded" bash -c "nft list chain inet drac tap >/dev/null 2>&1"
+		check "  $who: a grant reaches the map" bash -c "$BIN/drac -c $T/dracd add 192.0.2.44 >/dev/null"
+		check "  $who: (in the map)" eventually 5 db_has "$T/m$who/dracd.db" 192.0.2.44
+		nft flush ruleset
+		check "  $who: restored after nft flush ruleset" eventually 5 bash -c "nft list set inet drac authed 2>/dev/null | grep -q 192.0.2.44"
+		if [ -n "$user" ]; then
+			check "  $who: runs as $user with CAP_NET_ADMIN alone" \
+				grep -q "^CapEff:[[:space:]]*0*1000\$" "/proc/$pid/status"
+		fi
+		[ -n "$pid" ] && kill "$pid"
+		eventually 5 gone "${pid:-0}"
+		rm -f "$T/dracd.pid"
+	done
+fi
 
 t_done
