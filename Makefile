@@ -94,13 +94,13 @@ FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-check: unit
+check: deps unit
 	BUILD=$(BUILD) tests/run
 
-bench: all $(BENCH_BIN)
+bench: deps all $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run
 
-demo: all
+demo: deps all
 	BUILD=$(BUILD) tests/demo
 
 deps:

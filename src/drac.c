@@ -200,6 +200,50 @@ static int cmd_flush(void)
 	return rc;
 }
 
+/* The daemon's JSON status as "path: value" lines.  The document is
+ * ours (objects, strings without escapes, numbers), so a flat walk does. */
+static void print_flat(const char *j)
+{
+	char path[256] = "", key[64];
+	size_t depth_len[16];
+	int depth = 0;
+
+	while (*j) {
+		if (*j == '{') {
+			if (depth < 15)
+				depth_len[depth++] = strlen(path);
+			j++;
+		} else if (*j == '}') {
+			if (depth > 0)
+				path[depth_len[--depth]] = '\0';
+			j++;
+		} else if (*j == '"') {
+			size_t n = strcspn(j + 1, "\"");
+
+			snprintf(key, sizeof(key), "%.*s", (int)n, j + 1);
+			j += n + 2;
+			if (*j != ':')
+				continue;
+			j++;
+			size_t base = depth ? depth_len[depth - 1] : 0;
+
+			snprintf(path + base, sizeof(path) - base, "%s%s", base ? "." : "", key);
+			if (*j == '{') {
+				if (depth < 15)
+					depth_len[depth++] = strlen(path);
+				j++;
+				continue;
+			}
+			n = *j == '"' ? strcspn(j + 1, "\"") + 2 : strcspn(j, ",}");
+			printf("  %-28s %.*s\n", path, (int)(*j == '"' ? n - 2 : n), *j == '"' ? j + 1 : j);
+			j += n;
+			path[base] = '\0';
+		} else {
+			j++;
+		}
+	}
+}
+
 static void count_one(const struct drac_addr *a, uint64_t t, uint64_t e, void *arg)
 {
 	(*(int *)arg)++;
@@ -235,8 +279,10 @@ static int cmd_status(const struct settings *s, int argc, char **argv)
 	       count[0]);
 	printf("set inet drac authed6: %s, %d elements\n", present[1] == 1 ? "present" : "MISSING",
 	       count[1]);
-	if (up)
-		printf("dracd: %s", daemon);
+	if (up) {
+		printf("dracd: running\n");
+		print_flat(daemon);
+	}
 	else
 		printf("dracd: not running (no answer on %s)\n", s->control);
 	return present[0] == 1 && present[1] == 1 ? 0 : 1;

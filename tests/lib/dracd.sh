@@ -8,12 +8,19 @@
 #   wait_granted ADDR [S]   until granted (default 2 s)
 #   not_granted ADDR        absent, after giving the tap time to act
 #   in_map ADDR             postmap -q finds it in $WORLD/dracd
+#   drac ARGS...            the drac command with the same settings
 DRACD_MAP=""
+DRACD_SETTINGS=""
 dracd_start() {
 	DRACD_MAP=$WORLD/dracd
-	world_spawn dracd srv "$BIN/dracd" -f -c /dev/null \
-		-o DRAC_MAP="$DRACD_MAP.db" -o DRAC_PIDFILE="$WORLD/dracd.pid" \
-		-o DRAC_CONTROL="$WORLD/dracd.sock" "$@"
+	DRACD_SETTINGS=$WORLD/dracd.settings
+	[ -e "$DRACD_SETTINGS" ] || cat > "$DRACD_SETTINGS" <<EOS
+# written by tests/lib/dracd.sh
+DRAC_MAP="$DRACD_MAP.db"
+DRAC_PIDFILE="$WORLD/dracd.pid"
+DRAC_CONTROL="$WORLD/dracd.sock"
+EOS
+	world_spawn dracd srv "$BIN/dracd" -f -c "$DRACD_SETTINGS" "$@"
 	DRACD_PID=$WORLD_PID
 	world_wait_log "$WORLD/dracd.log" 'ready \(pid' 5 || {
 		echo "# dracd did not start:"; sed 's/^/#   /' "$WORLD/dracd.log"; return 1; }
@@ -27,4 +34,5 @@ granted() { srv nft list set inet drac "$(set_of "$1")" 2>/dev/null | grep -qw -
 wait_granted() { eventually "${2:-2}" granted "$1"; }
 not_granted() { sleep "${2:-0.3}"; ! granted "$1"; }
 in_map() { srv postmap -c "$WORLD/pmconf" -q "$1" "btree:$DRACD_MAP" >/dev/null 2>&1; }
-revoke_all() { srv "$BIN/drac" -c /dev/null flush >/dev/null; }
+drac() { srv "$BIN/drac" -c "$DRACD_SETTINGS" "$@"; }
+revoke_all() { drac flush >/dev/null; }
