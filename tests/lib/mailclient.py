@@ -33,23 +33,21 @@ Run inside a client network namespace (tests/lib/world.sh does that):
         the dialogue and a last line "RESULT: login=yes|no ok|unexpected";
         exit 0 when the server answered as the scenario intends.
 
+Options before the command: --timeout S (default 3, or MAILCLIENT_TIMEOUT),
+-v (login and smtp-rcpt commands: show the dialogue / reply text on stderr).
+raw and scenario also take --source ADDR and --split-delay S (0.003).
 Lines printed: "C: ..." what the client sent, "S: ..." what the server said.
-Default timeout 3 s (--timeout or MAILCLIENT_TIMEOUT).  IPv6 literals work
-anywhere an address is taken.
+IPv6 literals work anywhere an address is taken.
 """
 
-import argparse
-import base64
-import imaplib
 import os
-import poplib
-import re
-import smtplib
 import socket
-import ssl
 import struct
 import sys
 import time
+
+# poplib, imaplib, smtplib, ssl and base64 are imported where they are
+# used: together they double the start-up time of every client run.
 
 TIMEOUT = float(os.environ.get("MAILCLIENT_TIMEOUT", "3"))
 DEMO_USER, DEMO_PASS = "demo", "demopass"
@@ -60,6 +58,7 @@ class Failed(Exception):
 
 
 def tls_context():
+    import ssl
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -73,9 +72,12 @@ def transport_reason(e):
     if isinstance(e, (ConnectionRefusedError, ConnectionResetError,
                       BrokenPipeError)):
         return "refused"
-    if isinstance(e, ssl.SSLError):
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and isinstance(e, ssl.SSLError):
         return "tls-error"
-    if isinstance(e, (EOFError, smtplib.SMTPServerDisconnected)):
+    smtplib = sys.modules.get("smtplib")
+    if isinstance(e, EOFError) or (smtplib is not None and isinstance(
+            e, smtplib.SMTPServerDisconnected)):
         return "closed"
     if isinstance(e, OSError) and e.errno is not None:
         return "error:" + os.strerror(e.errno)
@@ -137,7 +139,7 @@ class Conn:
 
     def send_split(self, data):
         """Each byte in its own TCP segment; checked with TCP_INFO."""
-        if isinstance(self.sock, ssl.SSLSocket):
+        if type(self.sock).__name__ == "SSLSocket":
             raise Failed("split sends make no sense inside TLS")
         if not self.quiet:
             show("C", data)
@@ -209,6 +211,7 @@ class Conn:
 
 def run_steps(conn, steps):
     """steps: list of (op, arg) tuples; raises Failed on the first miss."""
+    import re
     for op, arg in steps:
         if op == "send":
             conn.send(arg)
@@ -251,6 +254,7 @@ def parse_step(word):
 # --- SASL PLAIN / LOGIN -------------------------------------------------
 
 def b64(data):
+    import base64
     if isinstance(data, str):
         data = data.encode()
     return base64.b64encode(data)
@@ -578,6 +582,7 @@ def transport_fail(e):
 
 
 def cmd_pop3_login(a):
+    import poplib
     port = a.port or (995 if a.tls else 110)
     try:
         if a.tls:
@@ -602,6 +607,7 @@ def cmd_pop3_login(a):
 
 
 def cmd_imap_login(a):
+    import imaplib
     port = a.port or (993 if a.tls else 143)
     try:
         if a.tls:
@@ -674,6 +680,7 @@ def auth_dialogue(a, imap):
 
 
 def cmd_smtp_rcpt(a):
+    import smtplib
     s = smtplib.SMTP(timeout=a.timeout, local_hostname="client.example.net")
     try:
         code, msg = s.connect(a.addr, a.port)
@@ -764,66 +771,100 @@ def cmd_list(a):
     return 0
 
 
-def main():
-    ap = argparse.ArgumentParser(
-        description="mail clients for the drac tests",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--timeout", type=float, default=TIMEOUT)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+class Args:
+    """What the command line said; attributes as the subcommands use them."""
 
-    def login_parser(name, fn, tlsflag):
-        p = sub.add_parser(name)
-        p.add_argument("addr")
-        p.add_argument("user", nargs="?", default=DEMO_USER)
-        p.add_argument("password", nargs="?", default=DEMO_PASS)
-        p.add_argument("--port", type=int)
-        p.add_argument("--tls", action="store_true",
-                       help="implicit TLS (995/993)")
-        p.add_argument("--" + tlsflag, action="store_true", dest=tlsflag)
-        p.set_defaults(fn=fn)
-        return p
 
-    login_parser("pop3-login", cmd_pop3_login, "stls")
-    login_parser("imap-login", cmd_imap_login, "starttls")
-    login_parser("pop3-auth-plain", lambda a: auth_dialogue(a, False),
-                 "stls").add_argument("--ir", action="store_true")
-    login_parser("imap-auth-plain", lambda a: auth_dialogue(a, True),
-                 "starttls").add_argument("--ir", action="store_true")
+# name -> (function, positionals, optional positionals with defaults,
+#          value options with converters, flag options).  argparse costs
+# 40 ms of start-up per run, which adds up over a test suite.
+LOGIN_OPTS = {"port": int}
+COMMANDS = {
+    "pop3-login": (lambda a: cmd_pop3_login(a), ["addr"],
+                   [("user", DEMO_USER), ("password", DEMO_PASS)],
+                   LOGIN_OPTS, ["tls", "stls"]),
+    "imap-login": (lambda a: cmd_imap_login(a), ["addr"],
+                   [("user", DEMO_USER), ("password", DEMO_PASS)],
+                   LOGIN_OPTS, ["tls", "starttls"]),
+    "pop3-auth-plain": (lambda a: auth_dialogue(a, False), ["addr"],
+                        [("user", DEMO_USER), ("password", DEMO_PASS)],
+                        LOGIN_OPTS, ["tls", "stls", "ir"]),
+    "imap-auth-plain": (lambda a: auth_dialogue(a, True), ["addr"],
+                        [("user", DEMO_USER), ("password", DEMO_PASS)],
+                        LOGIN_OPTS, ["tls", "starttls", "ir"]),
+    "smtp-rcpt": (lambda a: cmd_smtp_rcpt(a), ["addr", "port"], [],
+                  {"rcpt": str, "from": str}, ["data"]),
+    "port-open": (lambda a: cmd_port_open(a), ["addr", "port"], [], {}, []),
+    "raw": (lambda a: cmd_raw(a), ["addr", "port"], [],
+            {"source": str, "split-delay": float}, ["tls"]),
+    "scenario": (lambda a: cmd_scenario(a), ["name", "addr"],
+                 [("user", DEMO_USER), ("password", DEMO_PASS)],
+                 {"port": int, "source": str, "split-delay": float}, []),
+    "list": (lambda a: cmd_list(a), [], [], {}, []),
+}
+DEFAULTS = {"rcpt": "x@example.net", "from": "sender@example.org",
+            "split-delay": 0.003, "port": None, "source": None}
 
-    p = sub.add_parser("smtp-rcpt")
-    p.add_argument("addr")
-    p.add_argument("port", type=int)
-    p.add_argument("--rcpt", default="x@example.net")
-    p.add_argument("--from", dest="sender", default="sender@example.org")
-    p.add_argument("--data", action="store_true")
-    p.set_defaults(fn=cmd_smtp_rcpt)
 
-    p = sub.add_parser("port-open")
-    p.add_argument("addr")
-    p.add_argument("port", type=int)
-    p.set_defaults(fn=cmd_port_open)
+def usage(msg):
+    print(f"mailclient: {msg}\n{__doc__}", file=sys.stderr)
+    sys.exit(2)
 
-    for name, fn in (("raw", cmd_raw), ("scenario", cmd_scenario)):
-        p = sub.add_parser(name)
-        if name == "scenario":
-            p.add_argument("name")
-        p.add_argument("addr")
-        if name == "raw":
-            p.add_argument("port", type=int)
-            p.add_argument("steps", nargs="+")
-            p.add_argument("--tls", action="store_true")
+
+def parse_args(argv):
+    a = Args()
+    a.timeout, a.verbose = TIMEOUT, False
+    while argv and argv[0].startswith("-"):
+        opt = argv.pop(0)
+        if opt in ("-v", "--verbose"):
+            a.verbose = True
+        elif opt == "--timeout" and argv:
+            a.timeout = float(argv.pop(0))
+        elif opt in ("-h", "--help"):
+            print(__doc__)
+            sys.exit(0)
         else:
-            p.add_argument("user", nargs="?", default=DEMO_USER)
-            p.add_argument("password", nargs="?", default=DEMO_PASS)
-            p.add_argument("--port", type=int)
-        p.add_argument("--source")
-        p.add_argument("--split-delay", type=float, default=0.003)
-        p.set_defaults(fn=fn)
+            usage(f"unknown option {opt}")
+    if not argv or argv[0] not in COMMANDS:
+        usage("which command?")
+    a.cmd = argv.pop(0)
+    fn, need, optional, valopts, flags = COMMANDS[a.cmd]
+    for name in flags:
+        setattr(a, name, False)
+    for name in valopts:
+        setattr(a, name.replace("-", "_"), DEFAULTS.get(name))
+    words = []
+    while argv:
+        w = argv.pop(0)
+        if w.startswith("--") and w[2:] in valopts and argv:
+            setattr(a, w[2:].replace("-", "_"), valopts[w[2:]](argv.pop(0)))
+        elif w.startswith("--") and w[2:] in flags:
+            setattr(a, w[2:], True)
+        elif w.startswith("--"):
+            usage(f"{a.cmd}: unknown option {w}")
+        else:
+            words.append(w)
+    if len(words) < len(need):
+        usage(f"{a.cmd} needs {' '.join(need).upper()}")
+    for name in need:
+        setattr(a, name, words.pop(0))
+    if hasattr(a, "port") and isinstance(a.port, str):
+        a.port = int(a.port)
+    if a.cmd == "raw":
+        if not words:
+            usage("raw needs steps")
+        a.steps, words = words, []
+    for name, default in optional:
+        setattr(a, name, words.pop(0) if words else default)
+    if words:
+        usage(f"{a.cmd}: too many arguments: {' '.join(words)}")
+    a.sender = getattr(a, "from", None)
+    a.fn = fn
+    return a
 
-    sub.add_parser("list").set_defaults(fn=cmd_list)
 
-    a = ap.parse_args()
+def main():
+    a = parse_args(sys.argv[1:])
     sys.exit(a.fn(a))
 
 

@@ -216,7 +216,13 @@ world_down() {
 		world_stop "$pid" || :
 	done
 	WORLD_PIDS=()
-	[ -n "${WORLD_DOVECOT_PID:-}" ] && { world_dovecot_stop || :; }
+	# Dovecot's master lingers 1 s after SIGTERM; at teardown its log
+	# no longer matters, so it is killed and its children swept below.
+	if [ -n "${WORLD_DOVECOT_PID:-}" ]; then
+		kill -KILL "$WORLD_DOVECOT_PID" 2>/dev/null
+		wait "$WORLD_DOVECOT_PID" 2>/dev/null
+		WORLD_DOVECOT_PID=
+	fi
 	[ -n "${WORLD_POSTFIX_PID:-}" ] && { world_postfix_stop || :; }
 	# Anything still running in our namespaces was started by this world.
 	for ns in "${WORLD_NETNS[@]}"; do
@@ -360,6 +366,7 @@ world_dovecot_add_user() {
 	fi
 }
 
+# world_dovecot_stop: SIGTERM to the master, which takes about 1 s to exit.
 world_dovecot_stop() {
 	[ -n "$WORLD_DOVECOT_PID" ] || return 0
 	world_stop "$WORLD_DOVECOT_PID"

@@ -31,6 +31,7 @@ leftovers() {
 	return 1
 }
 
+SECTION_T=$T0
 # A world that dies (exit 1, SIGTERM, SIGINT) with both servers running.
 for how in exit TERM INT; do
 	out=$(bash -c '
@@ -75,6 +76,12 @@ scenario() {
 	return $rc
 }
 
+# section: print how long the part before took.
+section() {
+	[ -n "${SECTION_T:-}" ] && echo "# ... $(ms "$SECTION_T") ms"
+	SECTION_T=$(date +%s%N)
+}
+
 main_world() {
 	local t map name n rc out
 
@@ -101,6 +108,7 @@ main_world() {
 	check "postfix starts" world_postfix_start "$map"
 	echo "# postfix up in $(ms "$t") ms"
 
+	section
 	# Logins, both families, both protocols.
 	for a in "$SRV4" "$SRV6"; do
 		t=$(date +%s%N)
@@ -123,12 +131,14 @@ main_world() {
 	check "Dovecot logs the IPv6 login" grep -qE \
 		'imap-login: Info: Login: user=<demo>, method=PLAIN, rip=2001:db8::2, lip=2001:db8::1, ' "$WORLD_DOVECOT_LOG"
 
+	section
 	# A user name that looks like log fields, for the log hook's tests.
 	world_dovecot_add_user 'x, rip=192.0.2.3' pw2
 	check "login as user 'x, rip=192.0.2.3'" world_pop3_login c1 "$SRV4" 'x, rip=192.0.2.3' pw2
 	check "... logged with the real rip" grep -qF \
 		'Login: user=<x, rip=192.0.2.3>, method=PLAIN, rip=192.0.2.2, lip=192.0.2.1, ' "$WORLD_DOVECOT_LOG"
 
+	section
 	# TLS: implicit, STLS, STARTTLS; curl and the Python clients.
 	for a in "$SRV4" "[$SRV6]"; do
 		check "curl pop3s://$a" c1 curl -sSk --max-time 3 -u demo:demopass -o /dev/null "pop3s://$a/"
@@ -144,6 +154,7 @@ main_world() {
 	check "Dovecot logs TLS logins" grep -qE \
 		'Login: user=<demo>, method=PLAIN, rip=192\.0\.2\.2, lip=192\.0\.2\.1, mpid=[0-9]+, TLS, ' "$WORLD_DOVECOT_LOG"
 
+	section
 	# The relay gate: only the map decides.
 	check "c1 not in the map: 554 on 25" smtp c1 "$SRV4" 25 554
 	check "c1 not in the map: 554 on 587" smtp c1 "$SRV4" 587 554
@@ -171,6 +182,7 @@ main_world() {
 	check "Postfix logs the rejection" grep -qF \
 		'NOQUEUE: reject: RCPT from unknown[192.0.2.3]: 554 5.7.1 <x@example.net>: Relay access denied' "$WORLD_POSTFIX_LOG"
 
+	section
 	# Transport outcomes the firewall tests rely on.
 	srv nft -f - <<-'EOF'
 	table inet worldtest {
@@ -188,6 +200,7 @@ main_world() {
 	check "dropped by nft: timeout" test "$(WORLD_TIMEOUT=0.5 world_smtp_rcpt c1 "$SRV4" 2501)" = timeout
 	srv nft delete table inet worldtest
 
+	section
 	# Adversarial dialogues against real Dovecot.
 	for n in $("$WORLD_PY" "$WORLD_MAILCLIENT" list | awk '{ print $1 }'); do
 		t=$(date +%s%N)
@@ -206,6 +219,7 @@ main_world() {
 	world_client c1 raw "$SRV4" 143 'expect:^\+OK' >/dev/null; rc=$?
 	check "raw expect fails on a mismatch (1)" test $rc = 1
 
+	section
 	# The Turbolinux-era restriction line.
 	world_postfix_stop
 	check_not "postfix stopped: 25 closed" world_port_open c1 "$SRV4" 25
@@ -221,10 +235,12 @@ main_world() {
 	check "legacy reject text" world_wait_log "$WORLD_POSTFIX_LOG" \
 		'554 5\.7\.1 <x@example\.net>: Recipient address rejected: Relay access denied' 3
 
+	section
 	world_dovecot_stop
 	check_not "dovecot stopped: 110 closed" world_port_open c1 "$SRV4" 110
 }
 
+section
 ( main_world )
 read -r name dir < "$STATE" 2>/dev/null
 read -r T_N T_FAILED < "$STATE.n" 2>/dev/null || { T_N=${T_N:-0}; T_FAILED=$((T_FAILED + 1)); }
