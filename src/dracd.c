@@ -128,8 +128,6 @@ static void forward_grant(void *arg, const struct drac_addr *a)
 
 static void stop_sources(struct dracd *d)
 {
-	control_close(d->control);
-	d->control = NULL;
 	rpcfwd_free(d->fwd);
 	d->fwd = NULL;
 	rpcsrv_free(d->rpc);
@@ -191,11 +189,6 @@ static int start_sources(struct dracd *d)
 		gate_set_forward(d->gate, forward_grant, d->fwd);
 	} else {
 		gate_set_forward(d->gate, NULL, NULL);
-	}
-	if (*s->control) {
-		d->control = control_open(d->loop, s->control, status_json, d);
-		if (!d->control)
-			return -1;
 	}
 	return 0;
 }
@@ -407,6 +400,10 @@ int main(int argc, char **argv)
 		return 1;
 	if (start_sources(&d) < 0)
 		return 1;
+	/* Made once: after dropping privileges it could not be made again
+	 * in /run, so DRAC_CONTROL changes need a restart. */
+	if (*d.s.control && !(d.control = control_open(d.loop, d.s.control, status_json, &d)))
+		return 1;
 	if (drop_privileges(d.s.user, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (!foreground) {
@@ -415,6 +412,7 @@ int main(int argc, char **argv)
 	}
 	msg_info("ready (pid %d)", (int)getpid());
 	loop_run(d.loop);
+	control_close(d.control);
 	stop_sources(&d);
 	gate_free(d.gate);
 	settings_free(&d.s);

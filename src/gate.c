@@ -239,9 +239,10 @@ struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool e
 			msg_warn("cannot empty the sets: %s", strerror(errno));
 		mirror_clear(g->mirror, 0);
 	} else {
+		/* A missing or damaged map is logged by the mirror and
+		 * rebuilt from the kernel sets below. */
 		loaded = mirror_load(g->mirror, wall_now());
-		if (loaded < 0)
-			msg_info("%s: rebuilding it from the kernel sets", s->map_path);
+		(void)loaded;
 		if (nftset_dump(g->ns, AF_INET, add_to_mirror, g) < 0 ||
 		    nftset_dump(g->ns, AF_INET6, add_to_mirror, g) < 0)
 			msg_warn("cannot read the sets: %s", strerror(errno));

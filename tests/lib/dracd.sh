@@ -20,6 +20,8 @@ DRAC_MAP="$DRACD_MAP.db"
 DRAC_PIDFILE="$WORLD/dracd.pid"
 DRAC_CONTROL="$WORLD/dracd.sock"
 EOS
+	# The map of a settings file the test wrote itself.
+	DRACD_MAP=$(sed -n 's/^DRAC_MAP="\(.*\)\.db"$/\1/p' "$DRACD_SETTINGS" | tail -1)
 	world_spawn dracd srv "$BIN/dracd" -f -c "$DRACD_SETTINGS" "$@"
 	DRACD_PID=$WORLD_PID
 	world_wait_log "$WORLD/dracd.log" 'ready \(pid' 5 || {
