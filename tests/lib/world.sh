@@ -2,62 +2,86 @@
 # Dovecot and a private Postfix in the server one, real clients in the others.
 #
 # Sourced by tests/ns/*.sh (after tests/lib/t.sh), the benchmarks and
-# tests/demo.  Needs root and: iproute2, python3, dovecot-core,
-# dovecot-pop3d, dovecot-imapd, postfix, openssl (for TLS), util-linux
-# (flock).  Nothing here touches the host's own network namespace, ruleset,
-# /etc/postfix or /etc/dovecot; all state lives in $WORLD and in the
-# namespaces, and the EXIT/INT/TERM trap removes both, also on failure.
+# tests/demo; tests/ns/world_selftest.sh shows every function in use.
+# Needs root and the Debian packages iproute2, python3, dovecot-core,
+# dovecot-pop3d, dovecot-imapd, postfix, openssl (TLS), util-linux (flock),
+# curl and nftables for the selftest.  Nothing here touches the host's own
+# network namespace, ruleset, /etc/postfix or /etc/dovecot: all state lives
+# in $WORLD (/tmp/dw.XXXXXX) and in the namespaces, and the EXIT/INT/TERM
+# trap (set by world_up) removes both, also when the test fails.  A test
+# that wants its own clean-up uses world_on_cleanup, not trap; an EXIT trap
+# set before world_up still runs after the world's.
 #
-#   world_up                       namespaces, addresses, cleanup trap
+#   world_up                       namespaces, addresses, the trap
+#   world_down                     what the trap runs; safe to call twice
 #   srv|c1|c2 CMD...               run CMD inside that namespace
-#   world_spawn NAME NS CMD...     background CMD in NS, log $WORLD/NAME.log,
-#                                  pid in WORLD_PID, stopped at cleanup
+#   world_spawn NAME NS CMD...     CMD in the background inside NS, output
+#                                  to $WORLD/NAME.log, its pid in WORLD_PID;
+#                                  stopped (TERM, then KILL) at clean-up
 #   world_stop PID                 TERM, wait up to 5 s, then KILL
-#   world_on_cleanup CMD           run CMD (eval) first thing at cleanup
-#   world_dovecot_start [CONF]     POP3 110, IMAP 143 (+995/993, STLS,
-#                                  STARTTLS unless WORLD_TLS=0); CONF lines
-#                                  are appended to the generated config
-#   world_dovecot_add_user USER PASS
-#   world_dovecot_stop
+#   world_on_cleanup CMD           eval CMD first thing at clean-up
+#   world_wait_log FILE ERE [SECS] wait (5 s) until a line of FILE matches
+#
+#   world_dovecot_start [CONF]     POP3 110, IMAP 143, and unless WORLD_TLS=0
+#                                  POP3S 995, IMAPS 993, STLS, STARTTLS with
+#                                  a fresh self-signed certificate; user
+#                                  $DEMO_USER/$DEMO_PASS; CONF (lines) is
+#                                  appended to the generated dovecot.conf.
+#                                  Log: $WORLD_DOVECOT_LOG ($WORLD/dovecot.log)
+#                                  "... pop3-login: Info: Login: user=<demo>,
+#                                  method=PLAIN, rip=192.0.2.2, lip=192.0.2.1,
+#                                  mpid=N[, TLS], session=<...>"
+#   world_dovecot_add_user USER PASS   any bytes but ':' and newline
+#   world_dovecot_stop             graceful, about 1 s
 #   world_postfix_start MAP [MAIN.CF LINE...]
-#                                  smtpd on 25 and 587, relay gate
-#                                  check_client_access btree:MAP; MAP.db is
-#                                  created empty if it does not exist;
-#                                  WORLD_POSTFIX_LEGACY=1 for the
-#                                  Turbolinux-era smtpd_recipient_restrictions
-#   world_postfix_stop
+#                                  smtpd on 25 and 587 (IPv4 and IPv6) with
+#                                  smtpd_relay_restrictions = permit_mynetworks,
+#                                  check_client_access btree:MAP,
+#                                  reject_unauth_destination; MAP.db is created
+#                                  empty when missing (it must exist before
+#                                  Postfix starts); WORLD_POSTFIX_LEGACY=1
+#                                  puts the Turbolinux-era line in
+#                                  smtpd_recipient_restrictions instead (with
+#                                  smtpd_relay_restrictions empty).  Sets
+#                                  WORLD_MAP, WORLD_POSTFIX_DIR (config dir),
+#                                  WORLD_POSTFIX_LOG ($WORLD/postfix.log)
+#   world_postfix_reload, world_postfix_stop
 #   world_map_write MAP            replace MAP(.db) with "key value" lines
 #                                  from stdin (new file + rename)
 #   world_map_add MAP KEY [VALUE]  add or replace one key (value: now+1800)
 #   world_map_del MAP KEY
-#   world_map_get MAP KEY          print the value; exit 1 when absent
-#   world_map_dump MAP             print every "key value"
-#   world_pop3_login NS ADDR [USER PASS] [--tls|--stls|--port N]
-#   world_imap_login NS ADDR [USER PASS] [--tls|--starttls|--port N]
+#   world_map_get MAP KEY          print the value; status 1 when absent
+#   world_map_dump MAP             print every "key<TAB>value"
+#
+#   world_pop3_login NS ADDR [USER PASS] [--tls|--stls] [--port N]
+#   world_imap_login NS ADDR [USER PASS] [--tls|--starttls] [--port N]
 #   world_pop3_auth_plain NS ADDR [USER PASS] [--ir] [--tls|--stls]
 #   world_imap_authenticate_plain NS ADDR [USER PASS] [--ir] [--tls|--starttls]
-#                                  exit 0 logged in, 1 refused, 2 no dialogue
-#   world_smtp_rcpt NS ADDR PORT [--rcpt A] [--data]
-#                                  prints 250 / 554 / refused / timeout / closed
-#   world_port_open NS ADDR PORT   exit 0 when a connection is accepted
-#   world_scenario NS NAME ADDR [USER PASS]
-#                                  a named adversarial dialogue
-#                                  (mailclient.py list), exit 0 as intended
-#   world_client NS ARGS...        mailclient.py ARGS... inside NS
-#   world_wait_log FILE ERE [SECS] wait until a line of FILE matches ERE
+#                                  status 0 logged in, 1 refused by the
+#                                  server, 2 no dialogue (reason on stderr)
+#   world_smtp_rcpt NS ADDR PORT [--rcpt A] [--from A] [--data]
+#                                  prints the RCPT reply code (250, 554 ...),
+#                                  or refused / timeout / closed
+#   world_port_open NS ADDR PORT   status 0 when a connection is accepted
+#   world_scenario NS NAME ADDR [USER PASS] [--port N]
+#                                  a named adversarial dialogue (list:
+#                                  mailclient.py list); status 0 when the
+#                                  server answered as the scenario intends
+#   world_client NS ARGS...        tests/lib/mailclient.py ARGS... inside NS
 #
 # NS is srv, c1, c2 or a namespace name.  WORLD_TIMEOUT (seconds, default 3)
-# bounds every client connection.
+# bounds every client connection.  Names: WORLD_NAME (prefix drac$$),
+# NS_SRV, NS_C1, NS_C2; addresses SRV4 SRV6 C1_4 C1_6 C2_4 C2_6.
 #
 # Addresses: server 192.0.2.1 / 2001:db8::1 on a bridge br0 in the server
 # namespace; client 1 192.0.2.2 / 2001:db8::2 and client 2 192.0.2.3 /
-# 2001:db8::3, each on eth0 of a veth pair whose other end is a port of br0.
-# The server's default routes point at one permanent neighbour address on
-# sink0 (a veth whose peer sink1 is also in the server namespace and drops
-# what arrives), so replies to spoofed flood sources need one neighbour
-# entry in all and vanish there; rp_filter is off in the server namespace so
-# those spoofed packets still reach it.
-
+# 2001:db8::3, each on eth0 of a veth pair whose other end is a port of br0
+# (so the clients also reach each other).  IPv6 addresses are nodad.  The
+# server's default routes point at one permanent neighbour address on
+# sink0, a veth whose peer sink1 is also in the server namespace and drops
+# what arrives: replies to spoofed flood sources (hping3 --rand-source)
+# need one neighbour entry in all and vanish there, and rp_filter is off in
+# the server namespace so those spoofed packets still reach it.
 WORLD_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORLD_MAILCLIENT=$WORLD_LIB/mailclient.py
 WORLD_PY=${WORLD_PY:-/usr/bin/python3}
@@ -137,7 +161,10 @@ world_up() {
 	WORLD_DOVECOT_PID= WORLD_POSTFIX_PID= WORLD_POSTFIX_DIR=
 	WORLD=$(mktemp -d /tmp/dw.XXXXXX) || return 1
 	chmod 755 "$WORLD"	# Dovecot's and Postfix's own users must get in
-	WORLD__PREV_EXIT=$(trap -p EXIT)
+	# An EXIT trap the caller set before is chained; in a subshell, trap -p
+	# shows the parent's traps, which do not run here.
+	WORLD__PREV_EXIT=
+	[ "$BASHPID" = "$$" ] && WORLD__PREV_EXIT=$(trap -p EXIT)
 	trap world__on_exit EXIT
 	trap 'world__on_signal INT 130' INT
 	trap 'world__on_signal TERM 143' TERM
@@ -173,8 +200,11 @@ world_up() {
 	ip -n "$NS_SRV" neigh replace 2001:db8:ffff::fe lladdr 02:00:00:00:00:fe nud permanent dev sink0 || return 1
 	ip -n "$NS_SRV" route add default via 198.51.100.254 dev sink0 || return 1
 	ip -n "$NS_SRV" -6 route add default via 2001:db8:ffff::fe dev sink0 || return 1
+	# Spoofed sources must reach the server whatever the host's default;
+	# bridge ports and the sink's far end need no IPv6 chatter.
 	srv sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-		net.ipv4.conf.br0.rp_filter=0 || return 1
+		net.ipv4.conf.br0.rp_filter=0 net.ipv6.conf.p1.disable_ipv6=1 \
+		net.ipv6.conf.p2.disable_ipv6=1 net.ipv6.conf.sink1.disable_ipv6=1 || return 1
 	# Postfix's postmap must not see the server's main.cf (inet_interfaces
 	# check): it gets a config directory of its own.
 	mkdir -p "$WORLD/pmconf" &&
@@ -198,7 +228,8 @@ world__on_exit() {
 	local rc=$?
 	world_down
 	if [ -n "${WORLD__PREV_EXIT:-}" ]; then
-		eval "${WORLD__PREV_EXIT#trap -- }" 2>/dev/null
+		eval "set -- ${WORLD__PREV_EXIT#trap -- }"
+		eval "$1"
 	fi
 	return $rc
 }

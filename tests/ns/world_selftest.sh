@@ -200,6 +200,18 @@ main_world() {
 	check "dropped by nft: timeout" test "$(WORLD_TIMEOUT=0.5 world_smtp_rcpt c1 "$SRV4" 2501)" = timeout
 	srv nft delete table inet worldtest
 
+	# Spoofed flood (hping3 is not among tests/deps: optional here).
+	if command -v hping3 >/dev/null; then
+		world_spawn flood c2 timeout 5 hping3 -q -S -p 143 --flood --rand-source "$SRV4"
+		sleep 0.5
+		check "IMAP login from c1 during a spoofed SYN flood" world_imap_login c1 "$SRV4"
+		n=$(srv ip -4 neigh show | wc -l)
+		check "flood replies need no neighbour entries ($n entries)" test "$n" -le 3
+		world_stop "$WORLD_PID"
+	else
+		echo "# hping3 is not installed: no flood check"
+	fi
+
 	section
 	# Adversarial dialogues against real Dovecot.
 	for n in $("$WORLD_PY" "$WORLD_MAILCLIENT" list | awk '{ print $1 }'); do
