@@ -142,55 +142,126 @@ static void stop_sources(struct dracd *d)
 	d->flows = NULL;
 }
 
-static void status_json(void *arg, FILE *f);
-
-static int start_sources(struct dracd *d)
+static bool same_ports(const uint16_t *a, unsigned na, const uint16_t *b, unsigned nb)
 {
-	const struct settings *s = &d->s;
+	return na == nb && memcmp(a, b, na * sizeof(*a)) == 0;
+}
 
-	if (s->tap) {
+static bool flows_same(const struct settings *a, const struct settings *b)
+{
+	return same_ports(a->pop3_ports, a->n_pop3, b->pop3_ports, b->n_pop3) &&
+	       same_ports(a->imap_ports, a->n_imap, b->imap_ports, b->n_imap) &&
+	       a->max_flows == b->max_flows;
+}
+
+static bool loghook_same(const struct settings *a, const struct settings *b)
+{
+	return strcmp(a->loghook_socket, b->loghook_socket) == 0 &&
+	       strcmp(a->loghook_file, b->loghook_file) == 0 && a->loghook_stdin == b->loghook_stdin;
+}
+
+/* Bring the sources in line with s.  old is what they run with now (NULL
+ * at start).  A source whose settings did not change is left alone, so a
+ * reload loses no login in flight and needs no privilege; a changed one
+ * is built before its predecessor goes, so a failure keeps the old one
+ * running.  -1 when any source could not be (re)built. */
+static int apply_sources(struct dracd *d, const struct settings *old, const struct settings *s)
+{
+	int rc = 0;
+
+	if (s->tap && (!old || !old->tap || !flows_same(old, s) || !d->flows)) {
 		struct flow_config fc = { .max_flows = s->max_flows, .idle_ms = FLOW_IDLE_MS };
+		struct flow_table *ft;
 
 		memcpy(fc.pop3_ports, s->pop3_ports, sizeof(fc.pop3_ports));
 		memcpy(fc.imap_ports, s->imap_ports, sizeof(fc.imap_ports));
 		fc.n_pop3 = s->n_pop3;
 		fc.n_imap = s->n_imap;
-		d->flows = flow_new(&fc);
-		d->flow_timer = loop_timer_new(d->loop, flow_tick, d);
-		if (!d->flows || !d->flow_timer) {
+		ft = flow_new(&fc);
+		if (ft) {
+			flow_free(d->flows);
+			d->flows = ft;
+		} else {
 			msg_err("cannot allocate the flow table (%u flows)", s->max_flows);
-			return -1;
+			rc = -1;
 		}
-		loop_timer_after(d->flow_timer, 5000);
-		d->tap = tap_open(d->loop, s->nflog_group, on_packet, d);
-		if (!d->tap)
-			return -1;
+		if (!d->flow_timer && (d->flow_timer = loop_timer_new(d->loop, flow_tick, d)))
+			loop_timer_after(d->flow_timer, 5000);
 	}
-	if (*s->loghook_socket || *s->loghook_file || s->loghook_stdin) {
-		struct loghook_config lc = {
-			.socket_path = *s->loghook_socket ? s->loghook_socket : NULL,
-			.file_path = *s->loghook_file ? s->loghook_file : NULL,
-			.use_stdin = s->loghook_stdin,
-		};
+	if (s->tap && d->flows && (!d->tap || (old && old->nflog_group != s->nflog_group))) {
+		struct tap *t;
 
-		d->loghook = loghook_new(d->loop, &lc, gate_grant, d->gate);
-		if (!d->loghook)
-			return -1;
+		/* A new group can be bound beside the old; the same group
+		 * is never rebound. */
+		if (d->tap && old && old->nflog_group == s->nflog_group)
+			t = d->tap;
+		else if ((t = tap_open(d->loop, s->nflog_group, on_packet, d)))
+			tap_close(d->tap);
+		if (t)
+			d->tap = t;
+		else
+			rc = -1;
+	}
+	if (!s->tap) {
+		tap_close(d->tap);
+		d->tap = NULL;
+		loop_timer_free(d->flow_timer);
+		d->flow_timer = NULL;
+		flow_free(d->flows);
+		d->flows = NULL;
+	}
+	if (!old || !loghook_same(old, s) || (!d->loghook && (*s->loghook_socket || *s->loghook_file || s->loghook_stdin))) {
+		struct loghook *h = NULL;
+
+		if (*s->loghook_socket || *s->loghook_file || s->loghook_stdin) {
+			struct loghook_config lc = {
+				.socket_path = *s->loghook_socket ? s->loghook_socket : NULL,
+				.file_path = *s->loghook_file ? s->loghook_file : NULL,
+				.use_stdin = s->loghook_stdin,
+			};
+
+			/* Same socket path: the old one must go first. */
+			if (old && strcmp(old->loghook_socket, s->loghook_socket) == 0) {
+				loghook_free(d->loghook);
+				d->loghook = NULL;
+			}
+			h = loghook_new(d->loop, &lc, gate_grant, d->gate);
+			if (!h)
+				rc = -1;
+		}
+		if (h || !(*s->loghook_socket || *s->loghook_file || s->loghook_stdin)) {
+			loghook_free(d->loghook);
+			d->loghook = h;
+		}
+	}
+	if (d->rpc && (!s->rpc || strcmp(old->allow_path, s->allow_path) != 0)) {
+		rpcsrv_free(d->rpc);
+		d->rpc = NULL;
+	} else if (d->rpc) {
+		/* dracd.allow is re-read in place: a bad file keeps the old
+		 * list, and the port and rpcbind registration stay. */
+		rpcsrv_reload(d->rpc);
 	}
 	if (s->rpc && !d->rpc) {
 		d->rpc = rpcsrv_new(d->loop, s->allow_path, gate_grant, d->gate);
 		if (!d->rpc)
-			return -1;
+			rc = -1;
 	}
 	if (s->forward) {
-		d->fwd = rpcfwd_new(d->loop, s->conf_path);
-		if (!d->fwd)
-			return -1;
-		gate_set_forward(d->gate, forward_grant, d->fwd);
+		struct rpcfwd *f = rpcfwd_new(d->loop, s->conf_path);
+
+		if (f) {
+			rpcfwd_free(d->fwd);
+			d->fwd = f;
+		} else {
+			rc = -1;
+		}
 	} else {
-		gate_set_forward(d->gate, NULL, NULL);
+		rpcfwd_free(d->fwd);
+		d->fwd = NULL;
 	}
-	return 0;
+	gate_set_forward(d->gate, d->fwd ? forward_grant : NULL, d->fwd);
+	return rc;
 }
 
 static void on_term(void *arg)
@@ -201,47 +272,23 @@ static void on_term(void *arg)
 	loop_stop(d->loop);
 }
 
-/* The RPC server survives a reload when its settings did not change: it
- * re-reads dracd.allow in place (a bad file keeps the old list) and keeps
- * its port and rpcbind registration. */
-static bool rpc_unchanged(const struct settings *a, const struct settings *b)
-{
-	return a->rpc == b->rpc && strcmp(a->allow_path, b->allow_path) == 0;
-}
-
 static void on_hup(void *arg)
 {
 	struct dracd *d = arg;
 	struct settings fresh, old;
-	struct rpcsrv *keep = NULL;
 
 	if (load_settings(d, &fresh) < 0) {
 		msg_err("reload refused; the old settings stay in force");
 		return;
 	}
-	if (d->rpc && rpc_unchanged(&d->s, &fresh)) {
-		keep = d->rpc;
-		d->rpc = NULL;
-		rpcsrv_reload(keep);
-	}
 	old = d->s;
-	stop_sources(d);
 	d->s = fresh;
-	d->rpc = keep;
-	if (gate_reconfigure(d->gate, &d->s, d->s.tap) < 0 || start_sources(d) < 0) {
-		msg_err("reload failed; going back to the old settings");
-		keep = d->rpc;
-		d->rpc = NULL;
-		stop_sources(d);
-		d->s = old;
-		d->rpc = keep;
-		gate_reconfigure(d->gate, &d->s, d->s.tap);
-		start_sources(d);
-		settings_free(&fresh);
-		return;
-	}
+	if (gate_reconfigure(d->gate, &d->s, d->s.tap) < 0 || apply_sources(d, &old, &d->s) < 0)
+		msg_err("reload incomplete: what could not be rebuilt keeps running with its "
+			"old settings");
+	else
+		msg_info("settings reloaded from %s", d->settings_path);
 	settings_free(&old);
-	msg_info("settings reloaded from %s", d->settings_path);
 }
 
 static void json_u64(FILE *f, const char *k, uint64_t v, bool comma)
@@ -398,7 +445,7 @@ int main(int argc, char **argv)
 	d.gate = gate_new(d.loop, &d.s, d.s.tap, empty);
 	if (!d.gate)
 		return 1;
-	if (start_sources(&d) < 0)
+	if (apply_sources(&d, NULL, &d.s) < 0)
 		return 1;
 	/* Made once: after dropping privileges it could not be made again
 	 * in /run, so DRAC_CONTROL changes need a restart. */
