@@ -125,7 +125,8 @@ world__until() {
 }
 
 world_stop() {
-	local pid=$1 i
+	local - pid=$1 i
+	set +e
 	world__alive "$pid" || return 0
 	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < 250; i++)); do
@@ -238,7 +239,8 @@ world__on_exit() {
 # call twice; called by the trap.
 world_down() {
 	[ -n "${WORLD:-}" ] || return 0
-	local cmd pid ns pids
+	local - cmd pid ns pids
+	set +e		# a caller's set -e must not cut the clean-up short
 	for cmd in "${WORLD_CLEANUP_CMDS[@]}"; do
 		eval "$cmd" || :
 	done
@@ -607,8 +609,7 @@ world_imap_authenticate_plain() { world__login imap-auth-plain "$@"; }
 
 world_smtp_rcpt() {
 	local ns=$1 addr=$2 port=$3; shift 3
-	world_client "$ns" smtp-rcpt "$addr" "$port" "$@"
-	return 0
+	world_client "$ns" smtp-rcpt "$addr" "$port" "$@" || :
 }
 
 world_port_open() { world_client "$1" port-open "$2" "$3" >/dev/null; }
