@@ -234,10 +234,12 @@ static void cli_line_end(struct imap *m)
 
 static void cli_eol(struct imap *m, uint8_t c)
 {
-	if (c == '\r')
+	if (c == '\r') {
 		m->c_state = C_CR;
-	else
-		cli_line_end(m);
+		return;
+	}
+	m->c_lf = 1;
+	cli_line_end(m);
 }
 
 /* The first top-level argument is kept: LOGIN's user name or
@@ -286,14 +288,16 @@ static void paren_close(struct imap *m)
  * server give up on the line (Dovecot answers BAD and skips to the next
  * LF, the one after this header, and would run the literal's content as
  * commands).  Dovecot's line limit counts literal octets, hence the
- * bound on the whole line so far. */
-static void lit_go(struct imap *m)
+ * bound on the whole line so far.  A server that ends lines only at
+ * CRLF would still be inside the line after a bare LF, hence CRLF here
+ * and on the line before. */
+static void lit_go(struct imap *m, int crlf)
 {
 	if (!(m->c_litf & LF_PLUS)) {
 		m->c_state = C_LIT_WAIT;
 		return;
 	}
-	if (!m->nonsync || !m->c_clean) {
+	if (!m->nonsync || !m->c_clean || !crlf || m->c_lf) {
 		fail(m, PR_SYNTAX);
 		return;
 	}
@@ -511,16 +515,21 @@ static void cli_octet(struct imap *m, uint8_t c)
 			m->c_state = C_LIT_LF;
 			return;
 		}
-		/* fall through */
+		if (c != '\n')
+			break;
+		lit_go(m, 0);
+		return;
+
 	case C_LIT_LF:
 		if (c != '\n')
 			break;
-		lit_go(m);
+		lit_go(m, 1);
 		return;
 
 	case C_CR:
 		if (c != '\n')
 			break; /* a bare CR: servers disagree on what it is */
+		m->c_lf = 0;
 		cli_line_end(m);
 		return;
 

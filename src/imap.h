@@ -50,6 +50,7 @@ struct imap {
 	uint8_t c_depth;        /* parenthesis depth */
 	uint8_t c_argn;         /* top-level arguments begun */
 	uint8_t c_litf;         /* literal header: digits seen, '+' seen */
+	uint8_t c_lf;           /* the last command line ended in a bare LF */
 	uint8_t c_wlen;
 	uint8_t c_word[IMAP_WORD_MAX]; /* command name, upper case */
 	uint8_t c_alen;

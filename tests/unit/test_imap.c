@@ -372,6 +372,15 @@ static void test_literals(void)
 	      PR_SYNTAX, GREET, C("x1 NOOP a) {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("non-synchronizing literal after '(' in an atom", PROTO_ABORT,
 	      PR_SYNTAX, GREET, C("x1 NOOP a(b) {9+}\r\nx2 NOOP\r\n\r\n"));
+	/* A server that ends lines only at CRLF is still in the line. */
+	CHECK("non-synchronizing literal header ending in a bare LF",
+	      PROTO_ABORT, PR_SYNTAX, GREET,
+	      C("x1 NOOP {12+}\na\r\nx2 NOOP\r\n\r\n"));
+	CHECK("non-synchronizing literal after a bare LF line", PROTO_ABORT,
+	      PR_SYNTAX, GREET, C("x0 NOOP\nx1 NOOP {9+}\r\nx2 NOOP\r\n\r\n"));
+	CHECK("non-synchronizing literal after bare LF, then CRLF", PROTO_GRANT,
+	      PR_NONE, GREET, C("x0 NOOP\nx1 NOOP\r\n"),
+	      C("a1 LOGIN {5+}\r\nalice secret\r\n"), S("a1 OK\r\n"));
 	CHECK("non-synchronizing literal after an odd tag", PROTO_ABORT,
 	      PR_SYNTAX, GREET, C("x<1 NOOP {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("non-synchronizing literal after two blanks", PROTO_ABORT,
