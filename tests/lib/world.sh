@@ -154,7 +154,7 @@ world_spawn() {
 world_up() {
 	[ -z "$WORLD" ] || { world__die "world_up: already up in $WORLD"; return 1; }
 	[ "$(id -u)" -eq 0 ] || { world__die "world_up needs root"; return 1; }
-	local w=drac$$ i
+	local w=drac$$ i ns a4 a6
 	while ip netns list | grep -q "^$w-"; do w=drac$$x$RANDOM; done
 	WORLD_NAME=$w
 	NS_SRV=$w-srv NS_C1=$w-c1 NS_C2=$w-c2
@@ -177,7 +177,7 @@ world_up() {
 	done
 	ip -n "$NS_SRV" link add br0 address 02:00:c0:00:02:01 type bridge || return 1
 	for i in 1 2; do
-		local ns=$NS_C1 a4=$C1_4 a6=$C1_6
+		ns=$NS_C1 a4=$C1_4 a6=$C1_6
 		[ $i = 2 ] && ns=$NS_C2 a4=$C2_4 a6=$C2_6
 		ip -n "$NS_SRV" link add p$i type veth peer name eth0 netns "$ns" || return 1
 		ip -n "$NS_SRV" link set p$i master br0 up || return 1
@@ -203,9 +203,10 @@ world_up() {
 	ip -n "$NS_SRV" -6 route add default via 2001:db8:ffff::fe dev sink0 || return 1
 	# Spoofed sources must reach the server whatever the host's default;
 	# bridge ports and the sink's far end need no IPv6 chatter.
-	srv sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-		net.ipv4.conf.br0.rp_filter=0 net.ipv6.conf.p1.disable_ipv6=1 \
-		net.ipv6.conf.p2.disable_ipv6=1 net.ipv6.conf.sink1.disable_ipv6=1 || return 1
+	# (/proc/sys/net belongs to the writer's namespace; no procps needed.)
+	srv bash -c 'cd /proc/sys/net &&
+		for c in all default br0; do echo 0 > ipv4/conf/$c/rp_filter; done &&
+		for c in p1 p2 sink1; do echo 1 > ipv6/conf/$c/disable_ipv6; done' || return 1
 	# Postfix's postmap must not see the server's main.cf (inet_interfaces
 	# check): it gets a config directory of its own.
 	mkdir -p "$WORLD/pmconf" &&
@@ -277,17 +278,19 @@ world_down() {
 
 world__netns_empty() { [ -z "$(ip netns pids "$1" 2>/dev/null)" ]; }
 
-world__listening() {	# NS PORT...: listening on v4 and v6 wildcard
+# world__listening NS PORT...: each PORT has an IPv4 and an IPv6 listener
+# (wildcard or the server's address).
+world__listening() {
 	local out p
 	out=$(ip netns exec "$1" ss -Hltn 2>/dev/null | awk '{ print $4 }'); shift
 	for p; do
-		grep -qx "0.0.0.0:$p" <<<"$out" || return 1
-		grep -qx "\[::\]:$p" <<<"$out" || return 1
+		grep -qxE "(0\.0\.0\.0|192\.0\.2\.1):$p" <<<"$out" || return 1
+		grep -qxE "\[(::|2001:db8::1)\]:$p" <<<"$out" || return 1
 	done
 }
 
 world_wait_log() {
-	world__until "${3:-5}" grep -qE -- "$2" "$1"
+	world__until "${3:-5}" grep -qsE -- "$2" "$1"
 }
 
 # --- TLS -------------------------------------------------------------------
