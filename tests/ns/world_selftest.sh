@@ -33,25 +33,32 @@ leftovers() {
 
 SECTION_T=$T0
 # A world that dies (exit 1, a failure under set -e, SIGTERM, SIGINT) with
-# both servers and a spawned process running.
+# both servers and a spawned process running: no namespace, file or
+# process of it may remain.
+declare -A want_rc=([exit]=1 [errexit]=1 [TERM]=143 [INT]=130)
 for how in exit errexit TERM INT; do
 	out=$(bash -c '
 		source "$1/tests/lib/world.sh"
 		world_up >&2 || exit 9
+		echo "$WORLD_NAME $WORLD"
 		world_spawn sleeper srv sleep 60
-		echo "$WORLD_NAME $WORLD $WORLD_PID"
 		world_dovecot_start >&2 && world_postfix_start "$WORLD/map" >&2 || exit 9
+		echo $(ip netns pids "$NS_SRV")
 		case $2 in
 		exit) exit 1 ;;
 		errexit) set -e; world_pop3_login c1 "$SRV4" demo wrong 2>/dev/null; exit 8 ;;
 		*) kill -"$2" $$; sleep 10; exit 8 ;;
 		esac' _ "$TOP" "$how")
 	rc=$?
-	read -r name dir pid <<<"$out"
-	if [ -n "$name" ] && ! leftovers "$name" "$dir" && ! world__alive "$pid"; then
-		ok "world cleaned up after $how (status $rc)"
+	{ read -r name dir; read -r pids; } <<<"$out"
+	alive=
+	for p in $pids; do world__alive "$p" && alive+=" $p"; done
+	[ -n "$alive" ] && echo "# still running:$alive"
+	if [ -n "$name" ] && [ -n "$pids" ] && [ -z "$alive" ] && [ "$rc" = "${want_rc[$how]}" ] &&
+	   ! leftovers "$name" "$dir"; then
+		ok "world cleaned up after $how (status $rc, $(wc -w <<<"$pids") processes)"
 	else
-		nok "world cleaned up after $how (status $rc)"
+		nok "world cleaned up after $how (status $rc, want ${want_rc[$how]})"
 	fi
 done
 
