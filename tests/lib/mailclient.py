@@ -121,7 +121,6 @@ class Conn:
         self.quiet = quiet
         self.split_delay = split_delay
         self.buf = b""
-        self.segs_checked = True
         if tls:
             self.starttls()
 
@@ -168,7 +167,8 @@ class Conn:
                 raise Failed("connection closed by the server")
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
-        line = line.rstrip(b"\r")
+        if line.endswith(b"\r"):
+            line = line[:-1]
         if not self.quiet:
             show("S", line)
         return line
