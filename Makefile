@@ -46,12 +46,17 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all check unit fuzz fuzz-build bench install uninstall deps clean demo nft
 
-all: $(PROGS)
+all: $(PROGS) $(BUILD)/libdracauth.a
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libdraccore.a: $(CORE_OBJ)
+	$(AR) rcs $@ $^
+
+# The classic client library for post-login hooks and patched servers:
+# dracauth(), dracauth6() (src/dracauth.h).
+$(BUILD)/libdracauth.a: $(BUILD)/dracauth.o $(BUILD)/addr.o
 	$(AR) rcs $@ $^
 
 $(BUILD)/dracd $(BUILD)/drac $(BUILD)/dracauth: $(BUILD)/%: $(BUILD)/%_main.o $(BUILD)/libdraccore.a
@@ -110,6 +115,9 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/dracd $(BUILD)/drac $(DESTDIR)$(SBINDIR)/
 	$(if $(wildcard $(BUILD)/dracauth),install -m 755 $(BUILD)/dracauth $(DESTDIR)$(BINDIR)/)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/drac
+	install -m 644 $(BUILD)/libdracauth.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 src/dracauth.h src/addr.h $(DESTDIR)$(INCDIR)/drac/
 	install -d $(DESTDIR)$(DATADIR)/nft $(DESTDIR)$(DATADIR)/rules
 	install -m 644 nft/*.nft $(DESTDIR)$(DATADIR)/nft/
 	install -m 644 $(wildcard rules/*) $(DESTDIR)$(DATADIR)/rules/
@@ -124,6 +132,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dracd $(DESTDIR)$(SBINDIR)/drac $(DESTDIR)$(BINDIR)/dracauth
+	rm -f $(DESTDIR)$(LIBDIR)/libdracauth.a
+	rm -rf $(DESTDIR)$(INCDIR)/drac
 	rm -rf $(DESTDIR)$(DATADIR)
 	rm -f $(DESTDIR)$(SYSCONFDIR)/init.d/dracd $(DESTDIR)$(PREFIX)/lib/systemd/system/dracd*.service
 	for m in man/*.[1-8]; do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done

@@ -35,8 +35,10 @@ static void parse_host(const char *s, struct drac_addr *a)
 {
 	struct drac_net n;
 
-	if (addr_parse(s, a) == 0)
+	if (addr_parse(s, a) == 0) {
+		addr_unmap(a); /* ::ffff:192.0.2.7 is 192.0.2.7, as dracd grants it */
 		return;
+	}
 	if (!*s)
 		fprintf(stderr, "drac: empty address\n");
 	else if (strchr(s, '/') && net_parse(s, &n) == 0)

@@ -39,9 +39,11 @@ static void print_gate(FILE *f, const struct settings *s)
 {
 	char buf[ADDR_STRLEN];
 
-	fputs("flush chain inet drac gate\n", f);
+	/* Without DRAC_GATE_PORTS the chain is left as it is: a gate loaded
+	 * from rules/submission.nft in nftables.conf stays in force. */
 	if (!s->n_gate)
 		return;
+	fputs("flush chain inet drac gate\n", f);
 	fputs("table inet drac {\n\tchain gate {\n", f);
 	for (int v6 = 0; v6 < 2; v6++) {
 		const char *ip = v6 ? "ip6" : "ip";
