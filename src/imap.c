@@ -301,8 +301,7 @@ static void lit_go(struct imap *m, int crlf)
 		fail(m, PR_SYNTAX);
 		return;
 	}
-	if (m->c_lit > IMAP_NONSYNC_MAX ||
-	    m->c_total + m->c_lit > IMAP_NONSYNC_MAX) {
+	if (m->c_total + m->c_lit > IMAP_NONSYNC_MAX) {
 		fail(m, PR_OVERFLOW);
 		return;
 	}

@@ -91,15 +91,20 @@ static const char *vname(enum proto_verdict v)
 	return v <= PROTO_ABORT ? n[v] : "?";
 }
 
-static void check(const char *name, const struct step *st, size_t n,
-		  enum proto_verdict want, enum proto_reason want_r)
+/* want_step: the step the verdict must come in, or -1 for the last one
+ * that is fed (a verdict before it is then wrong only if it differs). */
+static void check_at(const char *name, const struct step *st, size_t n,
+		     enum proto_verdict want, enum proto_reason want_r,
+		     int want_step)
 {
 	struct outcome w = play(st, n, M_WHOLE, 0, 0, 0), o;
 	size_t total = 0, bad = 0, runs = 0;
 
-	T_OK(w.v == want && w.r == want_r && !w.twice,
+	T_OK(w.v == want && w.r == want_r && !w.twice &&
+	     (want_step < 0 || w.step == (size_t)want_step),
 	     "%s: %s reason %d", name, vname(want), want_r);
-	if (w.v != want || w.r != want_r)
+	if (w.v != want || w.r != want_r ||
+	    (want_step >= 0 && w.step != (size_t)want_step))
 		printf("#   got %s reason %d at step %zu\n", vname(w.v), w.r,
 		       w.step);
 	for (size_t i = 0; i < n; i++)
@@ -130,10 +135,23 @@ static void check(const char *name, const struct step *st, size_t n,
 	     runs, bad);
 }
 
+static void check(const char *name, const struct step *st, size_t n,
+		  enum proto_verdict want, enum proto_reason want_r)
+{
+	check_at(name, st, n, want, want_r, -1);
+}
+
 #define CHECK(name, want, r, ...)                                      \
 	do {                                                           \
 		const struct step st_[] = { __VA_ARGS__ };             \
 		check(name, st_, NSTEPS(st_), want, r);                \
+	} while (0)
+
+/* The same, and the verdict must come in step "at" (0-based). */
+#define CHECK_AT(name, want, r, at, ...)                               \
+	do {                                                           \
+		const struct step st_[] = { __VA_ARGS__ };             \
+		check_at(name, st_, NSTEPS(st_), want, r, at);         \
 	} while (0)
 
 static void test_login(void)
@@ -248,14 +266,15 @@ static void test_authenticate(void)
 	      S("a1 NO Unsupported authentication mechanism.\r\n"),
 	      C("a2 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n"),
 	      S("a2 OK Logged in\r\n"));
-	CHECK("SASL response before the challenge", PROTO_ABORT, PR_SYNTAX,
-	      GREET, C("a1 AUTHENTICATE PLAIN\r\n"),
+	CHECK_AT("SASL response before the challenge", PROTO_ABORT, PR_SYNTAX,
+	      2, GREET, C("a1 AUTHENTICATE PLAIN\r\n"),
 	      C("AGFsaWNlAHNlY3JldA==\r\n"), S("+ \r\n"), S("a1 OK\r\n"));
-	CHECK("command pipelined after SASL-IR", PROTO_ABORT, PR_SYNTAX, GREET,
+	CHECK_AT("command pipelined after SASL-IR", PROTO_ABORT, PR_SYNTAX, 1,
+	      GREET,
 	      C("a1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\na2 NOOP\r\n"),
 	      S("a1 OK\r\n"));
-	CHECK("second SASL line without a challenge", PROTO_ABORT, PR_SYNTAX,
-	      GREET, C("a1 AUTHENTICATE PLAIN\r\n"), S("+ \r\n"),
+	CHECK_AT("second SASL line without a challenge", PROTO_ABORT,
+	      PR_SYNTAX, 3, GREET, C("a1 AUTHENTICATE PLAIN\r\n"), S("+ \r\n"),
 	      C("AGFsaWNlAHNlY3JldA==\r\na2 NOOP\r\n"), S("a1 OK\r\n"));
 	CHECK("answer in the middle of a SASL line", PROTO_ABORT, PR_SYNTAX,
 	      GREET, C("a1 AUTHENTICATE PLAIN\r\n"), S("+ \r\n"),
@@ -273,9 +292,11 @@ static void test_authenticate(void)
 
 static void test_tag_games(void)
 {
-	CHECK("LOGIN then NOOP with the same tag", PROTO_ABORT, PR_SYNTAX, GREET,
+	CHECK_AT("LOGIN then NOOP with the same tag", PROTO_ABORT, PR_SYNTAX,
+	      1, GREET,
 	      C("a1 LOGIN bad bad\r\na1 NOOP\r\n"), S("a1 OK\r\n"));
-	CHECK("NOOP then LOGIN with the same tag", PROTO_ABORT, PR_SYNTAX, GREET,
+	CHECK_AT("NOOP then LOGIN with the same tag", PROTO_ABORT, PR_SYNTAX,
+	      2, GREET,
 	      C("a1 NOOP\r\n"), C("a1 LOGIN bad bad\r\n"), S("a1 OK\r\n"));
 	CHECK("same tag after the answer", PROTO_CONTINUE, PR_NONE, GREET,
 	      C("a1 LOGIN bad bad\r\n"), S("a1 NO failed\r\n"), C("a1 NOOP\r\n"),
@@ -339,13 +360,14 @@ static void test_literals(void)
 	CHECK("literal content looks like a LOGIN, answered", PROTO_CONTINUE,
 	      PR_NONE, GREET, C("a1 NOOP {14+}\r\na2 LOGIN x y\r\n\r\n"),
 	      S("a1 OK\r\n"));
-	CHECK("literal sent before \"+\"", PROTO_ABORT, PR_SYNTAX, GREET,
+	CHECK_AT("literal sent before \"+\"", PROTO_ABORT, PR_SYNTAX, 1, GREET,
 	      C("a1 LOGIN {5}\r\nalice secret\r\n"), S("+ OK\r\n"),
 	      S("a1 OK\r\n"));
 	CHECK("literal refused, next command", PROTO_GRANT, PR_NONE, GREET,
 	      C("a1 LOGIN {500}\r\n"), S("a1 BAD Literal too large\r\n"),
 	      C("a2 LOGIN alice secret\r\n"), S("a2 OK\r\n"));
-	CHECK("literal \"refused\" with OK", PROTO_ABORT, PR_SYNTAX, GREET,
+	CHECK_AT("literal \"refused\" with OK", PROTO_ABORT, PR_SYNTAX, 2,
+	      GREET,
 	      C("a1 LOGIN {5}\r\n"), S("a1 OK\r\n"));
 	CHECK("non-synchronizing literal, no LITERAL+", PROTO_ABORT, PR_SYNTAX,
 	      GREET_BARE, C("a1 LOGIN {5+}\r\nalice secret\r\n"),
@@ -385,6 +407,10 @@ static void test_literals(void)
 	      PR_SYNTAX, GREET, C("x<1 NOOP {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("non-synchronizing literal after two blanks", PROTO_ABORT,
 	      PR_SYNTAX, GREET, C("x1 NOOP a  {9+}\r\nx2 NOOP\r\n\r\n"));
+	CHECK("non-synchronizing literal nine lists deep", PROTO_ABORT,
+	      PR_SYNTAX, GREET, C("x1 NOOP ((((((((({9+}\r\nx2 NOOP\r\n\r\n"));
+	CHECK("non-synchronizing literal three lists deep", PROTO_CONTINUE,
+	      PR_NONE, GREET, C("x1 NOOP ((({9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("non-synchronizing literal after '%'", PROTO_ABORT, PR_SYNTAX,
 	      GREET, C("x1 LIST \"\" % {9+}\r\nx2 NOOP\r\n\r\n"));
 	CHECK("literal size over the bound", PROTO_ABORT, PR_OVERFLOW, GREET,
