@@ -38,26 +38,26 @@ static const struct {
 };
 
 enum cstate {
-	C_LINE,      /* start of a command line */
+	C_LINE,        /* start of a command line */
 	C_TAG,
-	C_WORD,      /* command name */
-	C_ARG,       /* between arguments */
+	C_WORD,        /* command name */
+	C_ARG,         /* between arguments */
 	C_ATOM,
 	C_AFTER_CLOSE, /* after ')' */
-	C_AFTER_STR, /* after a quoted string or a literal */
+	C_AFTER_STR,   /* after a quoted string or a literal */
 	C_QUOTED,
 	C_QUOTED_ESC,
-	C_LIT_SIZE,  /* "{" digits */
-	C_LIT_PLUS,  /* "{" digits "+" */
-	C_LIT_EOL,   /* after "}": CRLF or LF */
+	C_LIT_SIZE,    /* "{" digits */
+	C_LIT_PLUS,    /* "{" digits "+" */
+	C_LIT_EOL,     /* after "}": CRLF or LF */
 	C_LIT_LF,
-	C_LIT_WAIT,  /* synchronizing literal: the server has not said "+" */
+	C_LIT_WAIT,    /* synchronizing literal: the server has not said "+" */
 	C_LIT_DATA,
-	C_CR,        /* CR ending a command line */
-	C_AUTH_WAIT, /* AUTHENTICATE: the server has the word */
-	C_AUTH_LINE, /* a SASL response line, after "+" */
+	C_CR,          /* CR ending a command line */
+	C_AUTH_WAIT,   /* AUTHENTICATE: the server has the word */
+	C_AUTH_LINE,   /* a SASL response line, after "+" */
 	C_AUTH_CR,
-	C_TLS_WAIT,  /* STARTTLS sent: what follows is TLS */
+	C_TLS_WAIT,    /* STARTTLS sent: what follows is TLS */
 };
 
 /* c_litf */
@@ -107,7 +107,8 @@ static int is_alnum(uint8_t c)
 	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-/* RFC 3501 tag octets, minus '/' (Dovecot refuses it) and ']', 7-bit. */
+/* RFC 3501 tag octets, 7-bit, minus '/' (Dovecot before 2.3 refused it)
+ * and ']'. */
 static int tag_char(uint8_t c)
 {
 	return c > ' ' && c < 0x7f && !strchr("(){%*\"\\+/]", c);
@@ -118,7 +119,8 @@ static int tag_char(uint8_t c)
  * LF, which is harmless unless a non-synchronizing literal follows. */
 static int clean_char(uint8_t c)
 {
-	return is_alnum(c) || (c > ' ' && c < 0x7f && strchr("!#$&'+,-./:;<=>?@^_`|~", c));
+	return is_alnum(c) ||
+	       (c > ' ' && c < 0x7f && strchr("!#$&'+,-./:;<=>?@^_`|~", c));
 }
 
 /* The tags clients really use; a server may refuse others. */
