@@ -230,7 +230,7 @@ struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool e
 	if (!g->mirror)
 		goto bad;
 	/* Listen before changing anything, so no change is missed. */
-	g->ev = nfevents_open(l, &gate_ev_ops, g);
+	g->ev = nfevents_open(l, s->event_buffer, &gate_ev_ops, g);
 	g->mirror_timer = loop_timer_new(l, mirror_due, g);
 	if (!g->ev || !g->mirror_timer)
 		goto bad;

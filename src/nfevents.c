@@ -21,8 +21,6 @@
 #include "log.h"
 #include "nftset.h"
 
-#define EVENT_RCVBUF (16 << 20)
-
 struct nfevents {
 	struct loop *loop;
 	struct mnl_socket *nl;
@@ -138,10 +136,11 @@ static void events_ready(int fd, uint32_t events, void *arg)
 	}
 }
 
-struct nfevents *nfevents_open(struct loop *l, const struct nfevents_ops *ops, void *arg)
+struct nfevents *nfevents_open(struct loop *l, unsigned rcvbuf, const struct nfevents_ops *ops,
+			       void *arg)
 {
 	struct nfevents *ev = calloc(1, sizeof(*ev));
-	int size = EVENT_RCVBUF;
+	int size = rcvbuf;
 
 	if (!ev)
 		return NULL;

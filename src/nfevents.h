@@ -23,7 +23,9 @@ struct nfevents_stats {
 	uint64_t events, elem_add, elem_del, gone, overruns;
 };
 
-struct nfevents *nfevents_open(struct loop *l, const struct nfevents_ops *ops, void *arg);
+/* rcvbuf: socket receive buffer in bytes; bulk changes overrun a small one */
+struct nfevents *nfevents_open(struct loop *l, unsigned rcvbuf, const struct nfevents_ops *ops,
+			       void *arg);
 void nfevents_close(struct nfevents *ev);
 const struct nfevents_stats *nfevents_stats(const struct nfevents *ev);
 

@@ -38,6 +38,7 @@ static const struct key keys[] = {
 	{ "DRAC_TRUSTED", K_NETS, F(trusted), 0, 0, 0, "" },
 	{ "DRAC_GATE_PORTS", K_PORTS, F(gate_ports), 0, 0, offsetof(struct settings, n_gate), "" },
 	{ "DRAC_MAX_FLOWS", K_UINT, F(max_flows), 16, 10000000, 0, "200000" },
+	{ "DRAC_EVENT_BUFFER", K_UINT, F(event_buffer), 65536, 1u << 30, 0, "16777216" },
 	{ "DRAC_MAP_INTERVAL", K_UINT, F(write_interval_ms), 0, 60000, 0, "50" },
 	{ "DRAC_LOGHOOK_SOCKET", K_PATH, F(loghook_socket), 0, 0, 0, "" },
 	{ "DRAC_LOGHOOK_FILE", K_PATH, F(loghook_file), 0, 0, 0, "" },
@@ -372,8 +373,8 @@ void settings_print(const struct settings *s, FILE *f)
 	fputs("\"\nDRAC_GATE_PORTS=\"", f);
 	for (unsigned i = 0; i < s->n_gate; i++)
 		fprintf(f, "%s%u", i ? " " : "", s->gate_ports[i]);
-	fprintf(f, "\"\nDRAC_MAX_FLOWS=\"%u\"\nDRAC_MAP_INTERVAL=\"%u\"\n", s->max_flows,
-		s->write_interval_ms);
+	fprintf(f, "\"\nDRAC_MAX_FLOWS=\"%u\"\nDRAC_EVENT_BUFFER=\"%u\"\nDRAC_MAP_INTERVAL=\"%u\"\n",
+		s->max_flows, s->event_buffer, s->write_interval_ms);
 	fprintf(f, "DRAC_LOGHOOK_SOCKET=\"%s\"\nDRAC_LOGHOOK_FILE=\"%s\"\nDRAC_LOGHOOK_STDIN=\"%s\"\n",
 		s->loghook_socket, s->loghook_file, s->loghook_stdin ? "yes" : "no");
 	fprintf(f, "DRAC_RPC=\"%s\"\nDRAC_ALLOW=\"%s\"\nDRAC_FORWARD=\"%s\"\nDRAC_SERVERS=\"%s\"\n",

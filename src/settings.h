@@ -27,6 +27,7 @@ struct settings {
 	uint16_t gate_ports[SETTINGS_MAX_PORTS];
 	unsigned n_gate;            /* DRAC_GATE_PORTS: submission gate */
 	unsigned max_flows;         /* DRAC_MAX_FLOWS */
+	unsigned event_buffer;      /* DRAC_EVENT_BUFFER: bytes */
 	unsigned write_interval_ms; /* DRAC_MAP_INTERVAL */
 	char loghook_socket[PATH_MAX]; /* DRAC_LOGHOOK_SOCKET */
 	char loghook_file[PATH_MAX];   /* DRAC_LOGHOOK_FILE */
