@@ -179,10 +179,16 @@ static void ev_elem(void *arg, bool added, const struct drac_addr *a, uint64_t e
 {
 	struct gate *g = arg;
 
-	if (added)
+	if (added) {
 		add_to_mirror(a, 0, expires, g);
-	else
+	} else {
+		char buf[ADDR_STRLEN];
+
+		if (mirror_get(g->mirror, a, NULL))
+			msg_info("revoked %s (removed from inet drac %s)", addr_fmt(a, buf, sizeof(buf)),
+				 nftset_name(a->family));
 		mirror_del(g->mirror, a);
+	}
 }
 
 static void ev_gone(void *arg)

@@ -837,6 +837,11 @@ int mirror_tick(struct mirror *m, uint64_t now_ms)
 	int r;
 
 	while (m->n && m->ents[m->heap[0]].expiry_ms <= now_ms) {
+		char a[ADDR_STRLEN];
+
+		/* The kernel expires the element at this moment too, silently:
+		 * this is the only place the end of a window is seen. */
+		msg_info("expired %s", addr_fmt(&m->ents[m->heap[0]].addr, a, sizeof(a)));
 		ment_remove(m, m->heap[0]);
 		m->st.expired++;
 	}
