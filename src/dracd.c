@@ -313,8 +313,11 @@ static void status_json(void *arg, FILE *f)
 	json_u64(f, "write_errors", ms->write_errors, true);
 	json_u64(f, "last_write_age_ms", ms->last_write_wall_ms ? now - ms->last_write_wall_ms : 0, false);
 	fputs("},\"grants\":{", f);
+	/* drac add and nft add element go to the kernel directly: dracd
+	 * sees them only as set events (kernel.events), not as grants. */
 	for (int i = 0; i < SRC_COUNT; i++)
-		json_u64(f, source_name(i), gs->grants[i], true);
+		if (i != SRC_CLI)
+			json_u64(f, source_name(i), gs->grants[i], true);
 	json_u64(f, "refused_trusted", gs->refused, false);
 	fputs("},\"kernel\":{", f);
 	json_u64(f, "commits", gs->commits, true);

@@ -50,6 +50,7 @@ for fam in 4 6; do
 		check "$what: after the window the set no longer holds $a1" not_granted "$a1" 0
 		check "$what: nor the map" bash -c "! ip netns exec $NS_SRV postmap -c $WORLD/pmconf -q $a1 btree:$DRACD_MAP"
 		check "$what: and both deny again" denied_both c1 "$a1" "$s"
+		check "$what: the expiry was logged" grep -q "expired $a1\$" "$WORLD/dracd.log"
 	done
 done
 
