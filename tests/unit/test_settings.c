@@ -21,6 +21,7 @@ static const char *write_tmp(const char *text)
 
 static int load(struct settings *s, const char *text, char *err, size_t len)
 {
+	settings_free(s);
 	settings_defaults(s);
 	err[0] = '\0';
 	return settings_load(s, write_tmp(text), true, err, len);
