@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xdr.h"
 #include "dracauth.h"
 
 #define PMAPPROG	100000
@@ -32,18 +33,6 @@ struct drac_client {
 
 /* ---- XDR by hand: only uints, fixed opaques and short strings ---- */
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 /* Call header with AUTH_NONE credentials and verifier: 40 bytes. */
 static size_t call_hdr(uint8_t *b, uint32_t xid, uint32_t prog, uint32_t vers, uint32_t proc)

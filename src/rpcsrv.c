@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <rpc/rpc.h>
 
+#include "xdr.h"
 #include "allow.h"
 #include "dracauth.h"
 #include "log.h"
@@ -63,18 +64,6 @@ struct rpcsrv {
 	uint64_t log_lost;
 };
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 /* opaque_auth: flavor, length <= 400, body padded to 4.  Returns bytes
  * used or 0 when it does not fit. */
