@@ -44,12 +44,12 @@ eventually() {
 . "$TOP/tests/lib/dracd.sh"
 
 [ -x "$BIN/dracd" ] || { echo "tap_rate: $BIN/dracd missing (make all)"; exit 1; }
+fpids=()
 bench_tool flood
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the sender, the kernel's loopback path and dracd share these cores with anything else running)"
 
 world_up || { echo "tap_rate: world_up failed"; exit 1; }
-dracd_start -o DRAC_MAX_FLOWS=200000 || exit 1
 srv nft -f - <<'EOF' || { echo "tap_rate: cannot load the bench table"; exit 1; }
 table inet drac_bench {
 	chain in {
@@ -66,6 +66,16 @@ table inet drac_bench {
 	}
 }
 EOF
+# Baseline in the same run: the senders alone, flat out, with no tap.
+for ((j = 0; j < 2; j++)); do
+	srv "$BIN/bench/tool_flood" -r 2000000 -s 1 -n 65536 > "$WORLD/base.$j" &
+	fpids+=($!)
+done
+wait "${fpids[@]}"
+fpids=()
+echo "baseline, no dracd and no tap: $(cat "$WORLD"/base.* | awk '{ n += $2; if ($4 > el) el = $4 } END { printf "2 senders flat out offer %.0f segments/s", n / el }') (1 s)"
+rm -f "$WORLD"/base.*
+dracd_start -o DRAC_MAX_FLOWS=200000 || exit 1
 
 # status: TAP_PACKETS TAP_LOST TAP_OVERRUNS FLOWS FLOW_MEMORY PID
 status() {
