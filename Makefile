@@ -9,6 +9,7 @@ MANDIR    ?= $(PREFIX)/share/man
 DATADIR   ?= $(PREFIX)/share/drac
 SYSCONFDIR ?= /etc
 DESTDIR   ?=
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 CC        ?= cc
 PKGS      := libnftnl libmnl libnetfilter_log libnfnetlink libnftables libtirpc
@@ -49,7 +50,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 all: $(PROGS) $(BUILD)/libdracauth.a
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libdraccore.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
@@ -63,11 +64,11 @@ $(BUILD)/dracd $(BUILD)/drac $(BUILD)/dracauth: $(BUILD)/%: $(BUILD)/%_main.o $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/dracd_main.o: src/dracd.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/drac_main.o: src/drac.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/dracauth_main.o: src/dracauth_main.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libdraccore.a | $(BUILD)
 	@mkdir -p $(dir $@)
@@ -127,7 +128,7 @@ install: all
 	install -d $(DESTDIR)$(SYSCONFDIR)/default
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/dracd || install -m 644 init/dracd.default $(DESTDIR)$(SYSCONFDIR)/default/dracd
 	$(if $(wildcard init/dracd.init),install -d $(DESTDIR)$(SYSCONFDIR)/init.d && install -m 755 init/dracd.init $(DESTDIR)$(SYSCONFDIR)/init.d/dracd)
-	$(if $(wildcard init/*.service),install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && install -m 644 init/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/)
+	$(if $(wildcard init/*.service),install -d $(DESTDIR)$(SYSTEMDUNITDIR) && install -m 644 init/*.service $(DESTDIR)$(SYSTEMDUNITDIR)/)
 	$(if $(wildcard man/*.[1-8]),for m in man/*.[1-8]; do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done)
 
 uninstall:
@@ -135,7 +136,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libdracauth.a
 	rm -rf $(DESTDIR)$(INCDIR)/drac
 	rm -rf $(DESTDIR)$(DATADIR)
-	rm -f $(DESTDIR)$(SYSCONFDIR)/init.d/dracd $(DESTDIR)$(PREFIX)/lib/systemd/system/dracd*.service
+	rm -f $(DESTDIR)$(SYSCONFDIR)/init.d/dracd $(DESTDIR)$(SYSTEMDUNITDIR)/dracd*.service
 	for m in man/*.[1-8]; do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 
 clean:

@@ -68,6 +68,17 @@ struct rpcfwd {
 	unsigned log_n;
 };
 
+/* Transaction ids another host cannot guess; the clock when the kernel
+ * has no entropy to give yet (a reply is still matched by server too). */
+static uint32_t random_xid(void)
+{
+	uint32_t x;
+
+	if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
+		x = (uint32_t)loop_now() * 2654435761u ^ (uint32_t)getpid();
+	return x;
+}
+
 static bool fwd_may_log(struct rpcfwd *f)
 {
 	uint64_t sec = loop_now() / 1000;
@@ -287,7 +298,7 @@ static void fwd_lookup(struct fwd_server *s)
 	    loop_add_fd(s->f->loop, s->rpcb_fd, EPOLLIN, fwd_rpcb_ready, s) < 0)
 		goto bad;
 	s->state = FS_LOOKUP;
-	getrandom(&s->rpcb_xid, sizeof(s->rpcb_xid), GRND_NONBLOCK);
+	s->rpcb_xid = random_xid();
 	s->rpcb_gap = FWD_RETRY_MS;
 	fwd_rpcb_send(s, loop_now());
 	return;
@@ -510,7 +521,7 @@ struct rpcfwd *rpcfwd_new_opts(struct loop *l, const struct rpcfwd_opts *o)
 		s->fd = s->rpcb_fd = -1;
 		s->name = names[i];
 		names[i] = NULL;
-		getrandom(&s->xid, sizeof(s->xid), GRND_NONBLOCK);
+		s->xid = random_xid();
 		f->ns++;
 		fwd_resolve(s);
 	}
