@@ -44,6 +44,9 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# Helpers the benchmark scripts run in their test worlds.
+TOOL_SRC  := $(wildcard bench/tool_*.c)
+TOOL_BIN  := $(TOOL_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all check unit fuzz fuzz-build bench install uninstall deps clean demo nft
 
@@ -103,7 +106,7 @@ fuzz: fuzz-build
 check: deps unit
 	BUILD=$(BUILD) tests/run
 
-bench: deps all $(BENCH_BIN)
+bench: deps all $(BENCH_BIN) $(TOOL_BIN)
 	BUILD=$(BUILD) bench/run
 
 demo: deps all
