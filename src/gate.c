@@ -27,12 +27,20 @@ struct gate {
 	struct nfevents *ev;
 	struct loop_timer *mirror_timer;
 	bool restore_pending, resync_pending;
+	uint64_t restore_after; /* loop_now() ms: retry of a failed restore */
 	gate_forward_fn forward;
 	void *forward_arg;
 	struct gate_stats st;
 };
 
 static void gate_idle(void *arg);
+
+/* The table must come back (at once; gate_restore spaces out retries). */
+static void request_restore(struct gate *g)
+{
+	g->restore_pending = true;
+	g->restore_after = 0;
+}
 
 int gate_grant(const struct drac_addr *a0, enum grant_source src, void *arg)
 {
@@ -77,19 +85,22 @@ static int gate_restore(struct gate *g, const char *why)
 	uint64_t before = g->st.restored;
 	int n;
 
-	g->restore_pending = false;
+	/* Until it succeeds, try again every second. */
+	g->restore_pending = true;
+	g->restore_after = loop_now() + 1000;
 	if (ruleset_apply(g->s, g->tap, err, sizeof(err)) < 0) {
 		msg_err("cannot load table inet drac: %s", err);
 		return -1;
 	}
-	nftset_discard(g->ns); /* all of it is in the mirror or re-queued */
+	/* Anything still queued goes in the same batch. */
 	mirror_foreach(g->mirror, queue_remaining, g);
 	n = nftset_commit(g->ns, err, sizeof(err));
 	if (n < 0) {
 		msg_err("restore: %s", err);
-		nftset_discard(g->ns);
+		nftset_discard(g->ns); /* the mirror still has all of it */
 		return -1;
 	}
+	g->restore_pending = false;
 	g->st.restores++;
 	if (why)
 		msg_info("%s: table inet drac restored with %llu grants", why,
@@ -113,7 +124,7 @@ static void commit(struct gate *g)
 		if (ruleset_apply(g->s, g->tap, err, sizeof(err)) == 0 &&
 		    nftset_commit(g->ns, err, sizeof(err)) >= 0) {
 			g->st.commits++;
-			g->restore_pending = true; /* bring back the others too */
+			request_restore(g); /* bring back the others too */
 			return;
 		}
 	}
@@ -141,7 +152,7 @@ static void gate_resync(struct gate *g)
 	n4 = nftset_dump(g->ns, AF_INET, add_to_mirror, g);
 	n6 = nftset_dump(g->ns, AF_INET6, add_to_mirror, g);
 	if (n4 < 0 || n6 < 0) {
-		g->restore_pending = true;
+		request_restore(g);
 		return;
 	}
 	msg_info("resynchronised with the kernel: %d IPv4 and %d IPv6 grants", n4, n6);
@@ -149,12 +160,19 @@ static void gate_resync(struct gate *g)
 
 static void arm_mirror_timer(struct gate *g)
 {
-	uint64_t when = mirror_next_deadline(g->mirror), now = wall_now();
+	uint64_t when = mirror_next_deadline(g->mirror), now = wall_now(), delay;
 
-	if (when == UINT64_MAX)
+	if (when == UINT64_MAX && !g->restore_pending) {
 		loop_timer_stop(g->mirror_timer);
-	else
-		loop_timer_after(g->mirror_timer, when > now ? when - now : 0);
+		return;
+	}
+	delay = when == UINT64_MAX ? UINT64_MAX : when > now ? when - now : 0;
+	if (g->restore_pending) {
+		uint64_t mono = loop_now(), r = g->restore_after > mono ? g->restore_after - mono : 0;
+
+		delay = r < delay ? r : delay;
+	}
+	loop_timer_after(g->mirror_timer, delay);
 }
 
 static void gate_idle(void *arg)
@@ -164,7 +182,7 @@ static void gate_idle(void *arg)
 	commit(g);
 	if (g->resync_pending)
 		gate_resync(g);
-	if (g->restore_pending)
+	if (g->restore_pending && loop_now() >= g->restore_after)
 		gate_restore(g, "table inet drac was removed");
 	mirror_tick(g->mirror, wall_now());
 	arm_mirror_timer(g);
@@ -195,7 +213,7 @@ static void ev_gone(void *arg)
 {
 	struct gate *g = arg;
 
-	g->restore_pending = true;
+	request_restore(g);
 }
 
 static void ev_resync(void *arg)
