@@ -140,21 +140,56 @@ static void add_to_mirror(const struct drac_addr *a, uint64_t timeout, uint64_t 
 	mirror_set(g->mirror, a, wall_now() + (expires ? expires : g->s->window_ms));
 }
 
-/* Read both sets again after lost events: the kernel is the truth. */
+struct dumped {
+	struct {
+		struct drac_addr a;
+		uint64_t expires;
+	} *e;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void collect(const struct drac_addr *a, uint64_t timeout, uint64_t expires, void *arg)
+{
+	struct dumped *d = arg;
+
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 1024;
+		void *p = realloc(d->e, cap * sizeof(*d->e));
+
+		if (!p) {
+			d->nomem = true;
+			return;
+		}
+		d->e = p;
+		d->cap = cap;
+	}
+	d->e[d->n].a = *a;
+	d->e[d->n].expires = expires;
+	d->n++;
+}
+
+/* Read both sets again after lost events: the kernel is the truth, but
+ * only once both dumps succeeded (a table deleted meanwhile must not
+ * empty the mirror: it is what the restore brings back). */
 static void gate_resync(struct gate *g)
 {
-	struct mirror *fresh = g->mirror;
+	struct dumped d = { 0 };
 	int n4, n6;
 
 	g->resync_pending = false;
 	g->st.resyncs++;
-	mirror_clear(fresh, 0);
-	n4 = nftset_dump(g->ns, AF_INET, add_to_mirror, g);
-	n6 = nftset_dump(g->ns, AF_INET6, add_to_mirror, g);
-	if (n4 < 0 || n6 < 0) {
+	n4 = nftset_dump(g->ns, AF_INET, collect, &d);
+	n6 = nftset_dump(g->ns, AF_INET6, collect, &d);
+	if (n4 < 0 || n6 < 0 || d.nomem) {
+		free(d.e);
 		request_restore(g);
 		return;
 	}
+	mirror_clear(g->mirror, 0);
+	for (size_t i = 0; i < d.n; i++)
+		add_to_mirror(&d.e[i].a, 0, d.e[i].expires, g);
+	free(d.e);
 	msg_info("resynchronised with the kernel: %d IPv4 and %d IPv6 grants", n4, n6);
 }
 
