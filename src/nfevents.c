@@ -114,7 +114,9 @@ static void events_ready(int fd, uint32_t events, void *arg)
 	char buf[65536];
 	ssize_t n;
 
-	for (;;) {
+	/* Bounded, like the tap: a bulk change must not starve the other
+	 * sources; epoll calls again while data is left. */
+	for (int i = 0; i < 64; i++) {
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
