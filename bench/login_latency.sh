@@ -11,32 +11,10 @@
 # over and over.  Client: one python3 process in c1, sequential logins.
 # Numbers only; the floor (p99 < 1 ms) is printed beside them.
 set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-BIN=$TOP/$BUILD
+. "$(dirname "$0")/lib.sh"
 N=${LOGIN_LATENCY_N:-1000}
-cd "$TOP"
-[ "$(id -u)" -eq 0 ] || { echo "login_latency: needs root; skipped"; exit 0; }
+bench_init login_latency
 
-# bench_tool NAME: build/bench/tool_NAME, built here when the Makefile
-# has not (or the source is newer).
-bench_tool() {
-	local src=bench/tool_$1.c out=$BIN/bench/tool_$1
-	if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
-		mkdir -p "$BIN/bench"
-		cc -O2 -Isrc -D_GNU_SOURCE "$src" "$BIN/libdraccore.a" \
-			$(pkg-config --libs libnftnl libmnl libnetfilter_log libnfnetlink libnftables libtirpc) \
-			-ldb-5.3 -o "$out" || { echo "login_latency: cannot build $out"; exit 1; }
-	fi
-}
-eventually() {
-	local end=$(( $(date +%s%N) + ${1%.*} * 1000000000 )); shift
-	until "$@"; do [ "$(date +%s%N)" -ge "$end" ] && return 1; sleep 0.05; done
-}
-. "$TOP/tests/lib/world.sh"
-. "$TOP/tests/lib/dracd.sh"
-
-[ -x "$BIN/dracd" ] || { echo "login_latency: $BIN/dracd missing (make all)"; exit 1; }
 bench_tool login
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine inflates the tail)"

@@ -13,36 +13,16 @@
 # after session to port 25: EHLO, MAIL, RCPT to an outside domain, QUIT;
 # it counts completed sessions, reply codes and dropped connections.
 set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-BIN=$TOP/$BUILD
+. "$(dirname "$0")/lib.sh"
 PRELOAD=${MAP_LOAD_PRELOAD:-100000}
 RATE=${MAP_LOAD_RATE:-100}
 SECS=${MAP_LOAD_SECS:-60}
 FULL=${MAP_LOAD_FULL:-1000000}
-cd "$TOP"
-[ "$(id -u)" -eq 0 ] || { echo "map_load: needs root; skipped"; exit 0; }
+bench_init map_load
 
-bench_tool() {
-	local src=bench/tool_$1.c out=$BIN/bench/tool_$1
-	if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
-		mkdir -p "$BIN/bench"
-		cc -O2 -Isrc -D_GNU_SOURCE "$src" "$BIN/libdraccore.a" \
-			$(pkg-config --libs libnftnl libmnl libnetfilter_log libnfnetlink libnftables libtirpc) \
-			-ldb-5.3 -o "$out" || { echo "map_load: cannot build $out"; exit 1; }
-	fi
-}
-eventually() {
-	local end=$(( $(date +%s%N) + ${1%.*} * 1000000000 )); shift
-	until "$@"; do [ "$(date +%s%N)" -ge "$end" ] && return 1; sleep 0.05; done
-}
-. "$TOP/tests/lib/world.sh"
-. "$TOP/tests/lib/dracd.sh"
 
-[ -x "$BIN/dracd" ] || { echo "map_load: $BIN/dracd missing (make all)"; exit 1; }
 bench_tool mapload
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 
 world_up || { echo "map_load: world_up failed"; exit 1; }
 dracd_start -o DRAC_TAP=no || exit 1

@@ -18,32 +18,12 @@
 # `drac status --json` (tap.packets, tap.lost = NFLOG sequence gaps,
 # tap.overruns = ENOBUFS), CPU from /proc/PID/schedstat.
 set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-BIN=$TOP/$BUILD
+. "$(dirname "$0")/lib.sh"
 RATES=${TAP_RATE_RATES:-50000 100000 200000 300000}
 SECS=${TAP_RATE_SECS:-2}
 FLOWS=${TAP_RATE_FLOWS:-100000}
-cd "$TOP"
-[ "$(id -u)" -eq 0 ] || { echo "tap_rate: needs root; skipped"; exit 0; }
+bench_init tap_rate
 
-bench_tool() {
-	local src=bench/tool_$1.c out=$BIN/bench/tool_$1
-	if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
-		mkdir -p "$BIN/bench"
-		cc -O2 -Isrc -D_GNU_SOURCE "$src" "$BIN/libdraccore.a" \
-			$(pkg-config --libs libnftnl libmnl libnetfilter_log libnfnetlink libnftables libtirpc) \
-			-ldb-5.3 -o "$out" || { echo "tap_rate: cannot build $out"; exit 1; }
-	fi
-}
-eventually() {
-	local end=$(( $(date +%s%N) + ${1%.*} * 1000000000 )); shift
-	until "$@"; do [ "$(date +%s%N)" -ge "$end" ] && return 1; sleep 0.05; done
-}
-. "$TOP/tests/lib/world.sh"
-. "$TOP/tests/lib/dracd.sh"
-
-[ -x "$BIN/dracd" ] || { echo "tap_rate: $BIN/dracd missing (make all)"; exit 1; }
 fpids=()
 bench_tool flood
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"

@@ -7,17 +7,9 @@ skip_all() { echo "skip - $*"; exit 77; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 # check_not "description" command...: ok when the command fails.
 check_not() { local d=$1; shift; if "$@"; then nok "$d"; else ok "$d"; fi; }
-# eventually SECONDS command...: retry until it succeeds or time runs out.
-eventually() {
-	local end=$(( $(date +%s%N) + ${1%.*} * 1000000000 )); shift
-	while :; do
-		"$@" && return 0
-		[ "$(date +%s%N)" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
 t_done() { [ "$T_FAILED" -eq 0 ]; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 TOP=${DRAC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+. "$TOP/tests/lib/util.sh"
 BUILD=${BUILD:-build}
 BIN=$TOP/$BUILD
