@@ -210,10 +210,12 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 		flow_free(d->flows);
 		d->flows = NULL;
 	}
-	if (!old || !loghook_same(old, s) || (!d->loghook && (*s->loghook_socket || *s->loghook_file || s->loghook_stdin))) {
+	bool want_hook = *s->loghook_socket || *s->loghook_file || s->loghook_stdin;
+
+	if (!old || !loghook_same(old, s) || (want_hook && !d->loghook)) {
 		struct loghook *h = NULL;
 
-		if (*s->loghook_socket || *s->loghook_file || s->loghook_stdin) {
+		if (want_hook) {
 			struct loghook_config lc = {
 				.socket_path = *s->loghook_socket ? s->loghook_socket : NULL,
 				.file_path = *s->loghook_file ? s->loghook_file : NULL,
@@ -229,7 +231,7 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 			if (!h)
 				rc = -1;
 		}
-		if (h || !(*s->loghook_socket || *s->loghook_file || s->loghook_stdin)) {
+		if (h || !want_hook) {
 			loghook_free(d->loghook);
 			d->loghook = h;
 		}
