@@ -119,12 +119,9 @@ int drop_privileges(const char *user, char *err, size_t errlen)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
-	struct passwd *pw;
+	struct passwd *pw = NULL;
 
-	if (!*user)
-		return 0;
-	pw = getpwnam(user);
-	if (!pw) {
+	if (*user && !(pw = getpwnam(user))) {
 		snprintf(err, errlen, "no such user: %s", user);
 		return -1;
 	}
@@ -132,8 +129,10 @@ int drop_privileges(const char *user, char *err, size_t errlen)
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 		if (cap != CAP_NET_ADMIN)
 			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-	if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setgroups(0, NULL) < 0 ||
-	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+	/* Without a user, dracd stays uid 0 (so it still owns its files)
+	 * but keeps no capability other than CAP_NET_ADMIN either. */
+	if (pw && (prctl(PR_SET_KEEPCAPS, 1) < 0 || setgroups(0, NULL) < 0 ||
+		   setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)) {
 		snprintf(err, errlen, "cannot become %s: %s", user, strerror(errno));
 		return -1;
 	}

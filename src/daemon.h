@@ -16,7 +16,8 @@ void pidfile_remove(void);
 int daemon_detach(void);
 void daemon_ready(void);
 
-/* Become user, keeping only CAP_NET_ADMIN.  0 or -1 (err). */
+/* Keep only CAP_NET_ADMIN, as user when one is named (else as uid 0).
+ * 0 or -1 (err). */
 int drop_privileges(const char *user, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,8 @@ world_up || { nok "world_up"; exit 1; }
 world_dovecot_start || { nok "dovecot starts"; exit 1; }
 dracd_start -e 10m || { nok "dracd starts"; exit 1; }
 ok "dovecot and dracd running"
+capeff=$(awk '/^CapEff/ { print $2 }' /proc/$DRACD_PID/status)
+check "without DRAC_USER dracd still keeps only CAP_NET_ADMIN (CapEff $capeff)" test "$capeff" = 0000000000001000
 
 for fam in 4 6; do
 	srv4=$SRV4 c1=$C1_4 c2=$C2_4
