@@ -122,6 +122,11 @@ static void print_tap(FILE *f, const struct settings *s)
 		"\t\tip length 52 ip hdrlength 5 tcp doff 8 accept\n"
 		"\t\tip6 nexthdr tcp ip6 length 20 tcp doff 5 accept\n"
 		"\t\tip6 nexthdr tcp ip6 length 32 tcp doff 8 accept\n"
+		"\t\t# Longer than the snap length: it would arrive cut and end\n"
+		"\t\t# its flow anyway (a gap does the same), so it is not\n"
+		"\t\t# copied at all.  This is what keeps mail downloads and\n"
+		"\t\t# uploads (GSO/GRO packets of up to 64 KB) off the tap.\n"
+		"\t\tmeta length > 4096 accept\n"
 		"\t\t%s\n"
 		"\t}\n"
 		"}\n", log, log);

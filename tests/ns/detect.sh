@@ -68,6 +68,22 @@ revoke_all
 world_pop3_login c1 "$SRV4" --tls >/dev/null 2>&1
 check "a POP3S login is invisible to the tap" not_granted "$C1_4"
 
+# The tap's cost stays with the login: a 3 MB download after it is not
+# copied to dracd packet by packet (without the length rule: ~620).
+c1 /usr/bin/python3 - <<'PY' >/dev/null
+import imaplib
+c = imaplib.IMAP4("192.0.2.1", 143); c.login("demo", "demopass")
+c.append("INBOX", None, None, b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 3000); c.logout()
+PY
+tap_packets() { drac status --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['daemon']['tap']['packets'])"; }
+p0=$(tap_packets)
+c1 /usr/bin/python3 -c '
+import poplib
+c = poplib.POP3("192.0.2.1", 110); c.user("demo"); c.pass_("demopass"); c.retr(1); c.quit()'
+p1=$(tap_packets)
+echo "# tap packets for a login and a 3 MB download: $((p1 - p0))"
+check "a 3 MB download after the login costs the tap fewer than 100 packets" test $((p1 - p0)) -lt 100
+
 # Trusted networks are never granted.
 dracd_stop
 dracd_start -e 10m -o DRAC_TRUSTED="192.0.2.2/32" || nok "dracd restarts with DRAC_TRUSTED"
