@@ -24,7 +24,9 @@ EOS
 	DRACD_MAP=$(sed -n 's/^DRAC_MAP="\(.*\)\.db"$/\1/p' "$DRACD_SETTINGS" | tail -1)
 	world_spawn dracd srv "$BIN/dracd" -f -c "$DRACD_SETTINGS" "$@"
 	DRACD_PID=$WORLD_PID
-	world_wait_log "$WORLD/dracd.log" 'ready \(pid' 5 || {
+	# ip netns exec execs dracd: the same pid.  Earlier runs' lines are
+	# in the same log, so wait for this one's.
+	world_wait_log "$WORLD/dracd.log" "ready \\(pid $DRACD_PID\\)" 5 || {
 		echo "# dracd did not start:"; sed 's/^/#   /' "$WORLD/dracd.log"; return 1; }
 }
 dracd_stop() {
