@@ -18,6 +18,7 @@
 
 #include "flow.h"
 #include "imap.h"
+#include "log.h"
 #include "packet.h"
 #include "pop3.h"
 #include "proto.h"
@@ -294,13 +295,29 @@ static void flow_finish(struct flow_table *ft, struct flow *f)
 	lru_move(ft, f, L_DONE);
 }
 
-static void flow_abort(struct flow_table *ft, struct flow *f, uint64_t *why)
+/* dracd -d says why a connection ended without a grant: the answer to
+ * "why was this login not granted?" */
+static void flow_say(const struct flow *f, const char *what)
+{
+	struct drac_addr a;
+	char buf[ADDR_STRLEN];
+
+	addr_from_bytes(&a, f->key.family, f->key.caddr);
+	msg_debug("%s %s:%u -> port %u: %s, no grant", f->proto == M_POP3 ? "pop3" : "imap",
+		  addr_fmt(&a, buf, sizeof(buf)), f->key.cport, f->key.sport, what);
+}
+
+static void flow_abort_(struct flow_table *ft, struct flow *f, uint64_t *why, const char *what)
 {
 	if (why)
 		(*why)++;
 	ft->st.aborted++;
+	flow_say(f, what);
 	flow_finish(ft, f);
 }
+
+/* flow_abort(ft, f, counter): count it under that name and say so. */
+#define flow_abort(ft, f, field) flow_abort_(ft, f, &(ft)->st.field, #field)
 
 static int flow_feed(struct flow_table *ft, struct flow *f, enum proto_dir dir,
 		     const uint8_t *data, size_t len)
@@ -323,7 +340,7 @@ static int flow_feed(struct flow_table *ft, struct flow *f, enum proto_dir dir,
 	case PROTO_GRANT:
 		/* Only the server's answer can make a login. */
 		if (dir != DIR_TO_CLIENT) {
-			flow_abort(ft, f, &ft->st.syntax);
+			flow_abort(ft, f, syntax);
 			return 0;
 		}
 		flow_finish(ft, f);
@@ -333,10 +350,14 @@ static int flow_feed(struct flow_table *ft, struct flow *f, enum proto_dir dir,
 			ft->st.tls++;
 		else
 			ft->st.done++;
+		flow_say(f, r == PR_TLS ? "TLS (use the log hook)" : "session ended");
 		flow_finish(ft, f);
 		return 0;
 	default:
-		flow_abort(ft, f, r == PR_OVERFLOW ? &ft->st.overflow : &ft->st.syntax);
+		if (r == PR_OVERFLOW)
+			flow_abort(ft, f, overflow);
+		else
+			flow_abort(ft, f, syntax);
 		return 0;
 	}
 }
@@ -351,23 +372,23 @@ static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *
 		return 0;
 	/* The urgent byte leaves the server's in-line stream. */
 	if (p->flags & TCP_URG) {
-		flow_abort(ft, f, &ft->st.urgent);
+		flow_abort(ft, f, urgent);
 		return 0;
 	}
 	if ((int32_t)(p->seq - f->cnext) > 0) {
-		flow_abort(ft, f, &ft->st.gaps);
+		flow_abort(ft, f, gaps);
 		return 0;
 	}
 	back = f->cnext - p->seq;
 	old = back < len ? back : (uint32_t)len;
 	if (old) {
 		if (back > f->ckept) {
-			flow_abort(ft, f, &ft->st.conflicts);
+			flow_abort(ft, f, conflicts);
 			return 0;
 		}
 		for (i = 0; i < old; i++) {
 			if (p->data[i] != f->ring[(p->seq + i) & (FLOW_KEEP - 1)]) {
-				flow_abort(ft, f, &ft->st.conflicts);
+				flow_abort(ft, f, conflicts);
 				return 0;
 			}
 		}
@@ -397,24 +418,24 @@ static int flow_server(struct flow_table *ft, struct flow *f, const struct pkt *
 			f->state = ST_OPEN;
 		} else if (f->state == ST_SYN || p->seq != f->sisn) {
 			/* Answers a SYN we did not see. */
-			flow_abort(ft, f, &ft->st.conflicts);
+			flow_abort(ft, f, conflicts);
 		}
 		return 0;
 	}
 	/* The SYN-ACK escaped us: there is no server stream to follow. */
 	if (f->state != ST_OPEN) {
-		flow_abort(ft, f, &ft->st.gaps);
+		flow_abort(ft, f, gaps);
 		return 0;
 	}
 	/* The server acknowledges client bytes we never saw. */
 	if ((p->flags & TCP_ACK) && (int32_t)(p->ack - f->cnext) > 0) {
-		flow_abort(ft, f, &ft->st.gaps);
+		flow_abort(ft, f, gaps);
 		return 0;
 	}
 	if (!len)
 		return 0;
 	if ((int32_t)(p->seq - f->snext) > 0) {
-		flow_abort(ft, f, &ft->st.gaps);
+		flow_abort(ft, f, gaps);
 		return 0;
 	}
 	/* What the server sent twice it sent the same: skip, no check. */
@@ -528,13 +549,15 @@ int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t 
 		if (f->state == ST_DONE)
 			ft->st.ignored++;
 		if (p.flags & (TCP_RST | TCP_FIN)) {
+			if (f->state != ST_DONE)
+				flow_say(f, "reset before a login");
 			ft->st.closed++;
 			flow_remove(ft, f);
 		}
 		return 0;
 	}
 	if (p.truncated)
-		flow_abort(ft, f, &ft->st.truncated);
+		flow_abort(ft, f, truncated);
 	else if (outgoing)
 		granted = flow_server(ft, f, &p);
 	else
@@ -543,6 +566,8 @@ int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t 
 	if (granted) {
 		if (f->epoch != ft->epoch || flow_tainted(ft, f)) {
 			ft->st.refused++;
+			flow_say(f, f->epoch != ft->epoch ? "login seen, but tap packets were lost meanwhile"
+							  : "login seen, but IP fragments came from this client");
 			granted = 0;
 		} else {
 			ft->st.grants++;
@@ -554,6 +579,8 @@ int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t 
 	}
 	/* FIN: the bytes it carried counted; nothing after them will. */
 	if (p.flags & TCP_FIN) {
+		if (f->state != ST_DONE)
+			flow_say(f, "closed before a login");
 		ft->st.closed++;
 		flow_remove(ft, f);
 	}
