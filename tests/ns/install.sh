@@ -16,7 +16,8 @@ for f in Makefile src init man nft rules "$BUILD"; do
 	[ -e "$TOP/$f" ] && cp -a "$TOP/$f" "$SRC/"
 done
 [ -d "$SRC/$BUILD" ] || mkdir -p "$SRC/$BUILD"
-mk() { make -s -C "$SRC" BUILD="$BUILD" "$@"; }
+# The sanitizer build links only with SAN=1 (make check SAN=1).
+mk() { make -s -C "$SRC" $([ "$BUILD" = build-san ] && echo SAN=1) "$@"; }
 
 if [ ! -e "$SRC/nft/drac.nft" ]; then
 	echo "# nft/drac.nft is not in the tree; generated here with make nft"

@@ -25,7 +25,7 @@ print('add element inet drac authed {')
 print(',\n'.join('10.%d.%d.%d timeout 10m' % (i >> 16 & 255, i >> 8 & 255, i & 255) for i in range(1, 200001)))
 print('}')" > "$tmp/bulk.nft"
 nft -f "$tmp/bulk.nft"
-check "the map holds all 200,000 grants" eventually 20 bash -c "[ \"\$($BIN/drac -c $tmp/settings status --json | /usr/bin/python3 -c \"import json,sys; print(json.load(sys.stdin)['daemon']['map']['entries'])\")\" = 200000 ]"
+check "the map holds all 200,000 grants" eventually 60 bash -c "[ \"\$($BIN/drac -c $tmp/settings status --json | /usr/bin/python3 -c \"import json,sys; print(json.load(sys.stdin)['daemon']['map']['entries'])\")\" = 200000 ]"
 over=$(status "d['kernel']['event_overruns']")
 resyncs=$(status "d['kernel']['resyncs']")
 echo "# event overruns $over, resyncs $resyncs"
@@ -35,6 +35,6 @@ check "logged once" test "$(grep -c 'events lost' "$tmp/log")" -eq 1
 mkdir -p "$tmp/pmconf" && echo "compatibility_level = 3.6" > "$tmp/pmconf/main.cf"
 check "10.3.13.64 (element 200,000) is in the map" postmap -c "$tmp/pmconf" -q 10.3.13.64 "btree:$tmp/dracd"
 nft flush set inet drac authed
-check "a flush of 200,000 elements empties the map too" eventually 20 bash -c "[ \"\$($BIN/drac -c $tmp/settings status --json | /usr/bin/python3 -c \"import json,sys; print(json.load(sys.stdin)['daemon']['map']['entries'])\")\" = 0 ]"
+check "a flush of 200,000 elements empties the map too" eventually 60 bash -c "[ \"\$($BIN/drac -c $tmp/settings status --json | /usr/bin/python3 -c \"import json,sys; print(json.load(sys.stdin)['daemon']['map']['entries'])\")\" = 0 ]"
 check "dracd is still running" kill -0 $pid
 t_done
