@@ -265,7 +265,6 @@ struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool e
 	struct gate *g = calloc(1, sizeof(*g));
 	struct mirror_config mc = { 0 };
 	char err[512];
-	int loaded = 0;
 
 	if (!g)
 		return NULL;
@@ -300,8 +299,7 @@ struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool e
 	} else {
 		/* A missing or damaged map is logged by the mirror and
 		 * rebuilt from the kernel sets below. */
-		loaded = mirror_load(g->mirror, wall_now());
-		(void)loaded;
+		mirror_load(g->mirror, wall_now());
 		if (nftset_dump(g->ns, AF_INET, add_to_mirror, g) < 0 ||
 		    nftset_dump(g->ns, AF_INET6, add_to_mirror, g) < 0)
 			msg_warn("cannot read the sets: %s", strerror(errno));

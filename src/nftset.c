@@ -340,10 +340,10 @@ int nftset_flush(struct nftset *ns, int family)
 	return rc;
 }
 
+/* A dump counts what it hands on to the caller's callback. */
 struct parse_ctx {
 	nftset_elem_cb cb;
 	void *arg;
-	int family;
 	int count;
 };
 
@@ -397,14 +397,6 @@ not_ours:
 	return -1;
 }
 
-static int dump_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct parse_ctx *c = data;
-
-	nftset_parse_elems(nlh, c->cb, c->arg);
-	return MNL_CB_OK;
-}
-
 static void count_elem(const struct drac_addr *a, uint64_t t, uint64_t e, void *arg)
 {
 	struct parse_ctx *c = arg;
@@ -414,9 +406,15 @@ static void count_elem(const struct drac_addr *a, uint64_t t, uint64_t e, void *
 		c->cb(a, t, e, c->arg);
 }
 
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	nftset_parse_elems(nlh, count_elem, data);
+	return MNL_CB_OK;
+}
+
 int nftset_dump(struct nftset *ns, int family, nftset_elem_cb cb, void *arg)
 {
-	struct parse_ctx inner = { cb, arg, family, 0 }, outer = { count_elem, &inner, family, 0 };
+	struct parse_ctx c = { cb, arg, 0 };
 	char buf[32768];
 	struct nftnl_set *s = set_for(family);
 	struct nlmsghdr *nlh;
@@ -433,13 +431,13 @@ int nftset_dump(struct nftset *ns, int family, nftset_elem_cb cb, void *arg)
 	if (mnl_socket_sendto(ns->nl, nlh, nlh->nlmsg_len) < 0)
 		return -1;
 	while ((n = mnl_socket_recvfrom(ns->nl, buf, sizeof(buf))) > 0) {
-		rc = mnl_cb_run(buf, n, seq, ns->portid, dump_cb, &outer);
+		rc = mnl_cb_run(buf, n, seq, ns->portid, dump_cb, &c);
 		if (rc < 0)
 			return -1;
 		if (rc == MNL_CB_STOP)
 			break;
 	}
-	return n < 0 ? -1 : inner.count;
+	return n < 0 ? -1 : c.count;
 }
 
 int nftset_exists(struct nftset *ns, int family)
