@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "mirror.h"
 #include "nfevents.h"
+#include "policy.h"
 #include "rpcfwd.h"
 #include "rpcsrv.h"
 #include "ruleset.h"
@@ -46,6 +47,7 @@ struct dracd {
 	struct rpcsrv *rpc;
 	struct rpcfwd *fwd;
 	struct control *control;
+	struct policy *policy;
 };
 
 static void usage(FILE *f)
@@ -128,6 +130,8 @@ static void forward_grant(void *arg, const struct drac_addr *a)
 
 static void stop_sources(struct dracd *d)
 {
+	policy_free(d->policy);
+	d->policy = NULL;
 	rpcfwd_free(d->fwd);
 	d->fwd = NULL;
 	rpcsrv_free(d->rpc);
@@ -158,6 +162,35 @@ static bool loghook_same(const struct settings *a, const struct settings *b)
 {
 	return strcmp(a->loghook_socket, b->loghook_socket) == 0 &&
 	       strcmp(a->loghook_file, b->loghook_file) == 0 && a->loghook_stdin == b->loghook_stdin;
+}
+
+/* The policy service answers from the mirror at the moment of the
+ * query: the expiry is compared to now, not left to a timer. */
+static bool policy_lookup(const struct drac_addr *a, void *arg)
+{
+	struct dracd *d = arg;
+
+	return policy_mirror_granted(gate_mirror(d->gate), a, wall_now());
+}
+
+/* Like the other sources: unchanged is left alone, a changed endpoint is
+ * built before the old one goes (a failure keeps the old one). */
+static int apply_policy(struct dracd *d, const struct settings *old, const struct settings *s)
+{
+	struct policy *p;
+
+	if (old && strcmp(old->policy, s->policy) == 0 && (d->policy || !*s->policy))
+		return 0;
+	if (!*s->policy) {
+		policy_free(d->policy);
+		d->policy = NULL;
+		return 0;
+	}
+	if (!(p = policy_new(d->loop, s->policy, policy_lookup, d)))
+		return -1;
+	policy_free(d->policy);
+	d->policy = p;
+	return 0;
 }
 
 /* Bring the sources in line with s.  old is what they run with now (NULL
@@ -263,6 +296,8 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 		d->fwd = NULL;
 	}
 	gate_set_forward(d->gate, d->fwd ? forward_grant : NULL, d->fwd);
+	if (apply_policy(d, old, s) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -377,6 +412,21 @@ static void status_json(void *arg, FILE *f)
 		json_u64(f, "sent", fw->sent, true);
 		json_u64(f, "acked", fw->acked, true);
 		json_u64(f, "failed", fw->failed, false);
+		fputs("}", f);
+	}
+	if (d->policy) {
+		const struct policy_stats *ps = policy_stats(d->policy);
+
+		fprintf(f, ",\"policy\":{\"endpoint\":\"%s\",", policy_endpoint_name(d->policy));
+		json_u64(f, "requests", ps->requests, true);
+		json_u64(f, "ok", ps->ok, true);
+		json_u64(f, "dunno", ps->dunno, true);
+		json_u64(f, "malformed", ps->malformed, true);
+		json_u64(f, "oversized", ps->oversized, true);
+		json_u64(f, "connections", ps->connections, true);
+		json_u64(f, "accepted", ps->accepted, true);
+		json_u64(f, "evicted", ps->evicted, true);
+		json_u64(f, "timeouts", ps->timeouts, false);
 		fputs("}", f);
 	}
 	fputs("}\n", f);

@@ -8,12 +8,13 @@
 #include <string.h>
 
 #include "log.h"
+#include "policy.h"
 #include "settings.h"
 
 #define WINDOW_MIN_MS 1000ULL
 #define WINDOW_MAX_MS (31ULL * 24 * 3600 * 1000)
 
-enum kind { K_BOOL, K_WINDOW, K_PATH, K_UINT, K_PORTS, K_NETS, K_STR };
+enum kind { K_BOOL, K_WINDOW, K_PATH, K_UINT, K_PORTS, K_NETS, K_STR, K_ENDPOINT };
 
 struct key {
 	const char *name;
@@ -50,6 +51,7 @@ static const struct key keys[] = {
 	{ "DRAC_USER", K_STR, F(user), 0, 0, 0, "" },
 	{ "DRAC_PIDFILE", K_PATH, F(pidfile), 0, 0, 0, "/run/dracd.pid" },
 	{ "DRAC_CONTROL", K_PATH, F(control), 0, 0, 0, "/run/dracd.sock" },
+	{ "DRAC_POLICY", K_ENDPOINT, F(policy), 0, 0, 0, "" },
 };
 
 int parse_window(const char *s, uint64_t *ms, char *err, size_t errlen)
@@ -197,6 +199,21 @@ static int key_apply(struct settings *s, const struct key *k, const char *v, cha
 		}
 		memcpy(field, ports, sizeof(ports));
 		*(unsigned *)((char *)s + k->count_off) = n;
+		return 0;
+	}
+	case K_ENDPOINT: {
+		struct policy_endpoint ep;
+		char why[256];
+
+		if (strlen(v) >= k->size) {
+			snprintf(err, errlen, "%s: value too long", k->name);
+			return -1;
+		}
+		if (*v && policy_endpoint_parse(v, &ep, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s=%s", k->name, why);
+			return -1;
+		}
+		strcpy(field, v);
 		return 0;
 	}
 	case K_NETS: {
@@ -381,4 +398,5 @@ void settings_print(const struct settings *s, FILE *f)
 		s->rpc ? "yes" : "no", s->allow_path, s->forward ? "yes" : "no", s->conf_path);
 	fprintf(f, "DRAC_USER=\"%s\"\nDRAC_PIDFILE=\"%s\"\nDRAC_CONTROL=\"%s\"\n", s->user,
 		s->pidfile, s->control);
+	fprintf(f, "DRAC_POLICY=\"%s\"\n", s->policy);
 }

@@ -39,6 +39,7 @@ struct settings {
 	char user[64];              /* DRAC_USER: "" keeps root */
 	char pidfile[PATH_MAX];     /* DRAC_PIDFILE */
 	char control[PATH_MAX];     /* DRAC_CONTROL: status socket */
+	char policy[PATH_MAX];      /* DRAC_POLICY: "", unix:PATH, inet:ADDR:PORT */
 };
 
 /* Fill with the built-in defaults. */
