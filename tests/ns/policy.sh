@@ -74,6 +74,7 @@ if [ -n "$first554" ]; then
 	late=$(( (first554 - t_seen) / 1000000 - WINDOW * 1000 ))
 	echo "# first 554 at $late ms after (grant seen + window)"
 	check "relay closed within 1 s of the window's end ($late ms)" test "$late" -le 1000
+	check "and not long before it" test "$late" -gt -1000
 else
 	nok "relay never closed after the window"
 fi
