@@ -222,7 +222,7 @@ struct policy {
 	void *lookup_arg;
 	struct pconn *head, *tail;
 	struct loop_timer *sweep, *resume;
-	bool paused;
+	unsigned request_ms, idle_ms;
 	struct policy_stats st;
 };
 
@@ -310,8 +310,9 @@ static int conn_process(struct pconn *c)
 {
 	struct policy *p = c->p;
 	struct policy_request r;
-	size_t used;
+	size_t used = 0;
 
+again:
 	while (c->outlen + ANSWER_MAX <= sizeof(c->out) &&
 	       (used = policy_parse(c->in, c->inlen, &r)) > 0) {
 		bool ok = false;
@@ -343,7 +344,13 @@ static int conn_process(struct pconn *c)
 			conn_close(c);
 		return -1;
 	}
-	return conn_flush(c);
+	if (conn_flush(c) < 0)
+		return -1;
+	/* The answers filled the output and went out: more pipelined
+	 * requests may wait in the input, with no read to come for them. */
+	if (used && !c->want_out)
+		goto again;
+	return 0;
 }
 
 static void conn_ready(int fd, uint32_t events, void *arg)
@@ -408,9 +415,9 @@ static void policy_sweep(void *arg)
 
 		next = c->next;
 		if (c->inlen || c->want_out || !c->answered)
-			deadline = c->since_ms + POLICY_REQUEST_MS;
+			deadline = c->since_ms + p->request_ms;
 		else
-			deadline = c->last_ms + POLICY_IDLE_MS;
+			deadline = c->last_ms + p->idle_ms;
 		if (now >= deadline) {
 			p->st.timeouts++;
 			conn_close(c);
@@ -532,6 +539,8 @@ struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn
 	p->lfd = -1;
 	p->lookup = fn;
 	p->lookup_arg = arg;
+	p->request_ms = POLICY_REQUEST_MS;
+	p->idle_ms = POLICY_IDLE_MS;
 	snprintf(p->name, sizeof(p->name), "%s", endpoint);
 	if (policy_endpoint_parse(endpoint, &p->ep, err, sizeof(err)) < 0) {
 		msg_err("policy service: %s", err);
@@ -587,6 +596,12 @@ void policy_free(struct policy *p)
 	loop_timer_free(p->sweep);
 	loop_timer_free(p->resume);
 	free(p);
+}
+
+void policy_set_deadlines(struct policy *p, unsigned request_ms, unsigned idle_ms)
+{
+	p->request_ms = request_ms;
+	p->idle_ms = idle_ms;
 }
 
 const struct policy_stats *policy_stats(const struct policy *p)

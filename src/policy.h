@@ -86,6 +86,8 @@ struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn
 /* Closes every connection and the listener; removes the unix socket. */
 void policy_free(struct policy *p);
 const struct policy_stats *policy_stats(const struct policy *p);
+/* Other deadlines than POLICY_REQUEST_MS and POLICY_IDLE_MS (tests). */
+void policy_set_deadlines(struct policy *p, unsigned request_ms, unsigned idle_ms);
 const char *policy_endpoint_name(const struct policy *p);
 
 #endif
