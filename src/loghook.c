@@ -26,9 +26,12 @@
 /* How long a rotated-away file is still read for late writers. */
 #define OLD_GRACE_MS 5000
 #define SOCK_RCVBUF (1024 * 1024)
-/* Bytes just before the read offset remembered to notice copytruncate
- * even when the file grew past the offset again before we looked. */
-#define FP_LEN 64
+/* Bytes remembered to notice copytruncate even when the file grew past
+ * our offset again before we looked: those just before the offset, and
+ * the file's first ones, which an appended-to file never changes.  The
+ * tail alone is not enough: a server writing the same kind of lines can
+ * put the same text at the same place (seen with Dovecot's logouts). */
+#define FP_LEN 256
 
 /* A line being assembled from a byte stream. */
 struct linebuf {
@@ -45,6 +48,8 @@ struct follow {
 	off_t off;
 	char fp[FP_LEN]; /* the fp_len bytes before off */
 	size_t fp_len;
+	char head[FP_LEN]; /* the file's first head_len bytes */
+	size_t head_len;
 	struct linebuf lb;
 };
 
@@ -263,7 +268,7 @@ static void follow_close(struct loghook *h, struct follow *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
-	f->fp_len = 0;
+	f->fp_len = f->head_len = 0;
 	lb_reset(&f->lb, 0);
 }
 
@@ -282,9 +287,16 @@ static void follow_watch(struct loghook *h, struct follow *f)
 		msg_debug("loghook: cannot watch %s itself (%s)", h->path, strerror(errno));
 }
 
-/* Remember the bytes just before the offset after reading buf[0..n). */
-static void fp_update(struct follow *f, const char *buf, size_t n)
+/* Remember the bytes just before the offset after reading buf[0..n)
+ * at offset at, and the file's first bytes. */
+static void fp_update(struct follow *f, off_t at, const char *buf, size_t n)
 {
+	if (at == (off_t)f->head_len && f->head_len < FP_LEN) {
+		size_t k = FP_LEN - f->head_len < n ? FP_LEN - f->head_len : n;
+
+		memcpy(f->head + f->head_len, buf, k);
+		f->head_len += k;
+	}
 	if (n >= FP_LEN) {
 		memcpy(f->fp, buf + n - FP_LEN, FP_LEN);
 		f->fp_len = FP_LEN;
@@ -308,6 +320,9 @@ static int follow_truncated(struct follow *f, const struct stat *st)
 
 	if (st->st_size < f->off)
 		return 1;
+	if (f->head_len && (pread(f->fd, now, f->head_len, 0) != (ssize_t)f->head_len ||
+			    memcmp(now, f->head, f->head_len) != 0))
+		return 1;
 	if (f->fp_len == 0 || f->off < (off_t)f->fp_len)
 		return 0;
 	return pread(f->fd, now, f->fp_len, f->off - (off_t)f->fp_len) != (ssize_t)f->fp_len ||
@@ -329,7 +344,7 @@ static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 		h->st.rotations++;
 		lseek(f->fd, 0, SEEK_SET);
 		f->off = 0;
-		f->fp_len = 0;
+		f->fp_len = f->head_len = 0;
 		lb_reset(&f->lb, 0);
 	}
 	while (*budget > 0) {
@@ -347,9 +362,9 @@ static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 		}
 		if (n == 0)
 			return;
+		fp_update(f, f->off, buf, (size_t)n);
 		f->off += n;
 		*budget -= (size_t)n;
-		fp_update(f, buf, (size_t)n);
 		lb_feed(h, &f->lb, buf, (size_t)n);
 	}
 }
@@ -370,15 +385,16 @@ static int follow_open(struct loghook *h, struct follow *f, int from_end)
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->off = 0;
-	f->fp_len = 0;
+	f->fp_len = f->head_len = 0;
 	lb_reset(&f->lb, 0);
 	if (from_end && st.st_size > 0) {
 		off_t end = lseek(fd, 0, SEEK_END);
 		size_t k = end < FP_LEN ? (size_t)end : FP_LEN;
 
-		if (end > 0 && pread(fd, f->fp, k, end - (off_t)k) == (ssize_t)k) {
+		if (end > 0 && pread(fd, f->fp, k, end - (off_t)k) == (ssize_t)k &&
+		    pread(fd, f->head, k, 0) == (ssize_t)k) {
 			f->off = end;
-			f->fp_len = k;
+			f->fp_len = f->head_len = k;
 			/* Starting inside a line: its tail is not a line. */
 			if (f->fp[k - 1] != '\n')
 				f->lb.skipping = 1;

@@ -555,6 +555,39 @@ static void test_file_rotation_fast(void)
 	T_EQ_INT(count("192.0.2.64"), 1, "login line between truncation and old offset granted");
 	T_EQ_INT(count("192.0.2.65"), 1, "login line after the old offset granted");
 	T_EQ_INT(count("192.0.2.66"), 0, "no grant from the middle of a line");
+
+	/* truncated and rewritten with the same tail bytes as before (a
+	 * server repeating the same lines): only the head tells */
+	{
+		char filler[400] = "";
+
+		for (int i = 0; i < 5; i++)
+			strcat(filler, "Nov 27 21:00:00 mx dovecot: imap(u): Logged out in=0 out=0\n");
+		char dull[300];
+		size_t len = strlen(login("192.0.2.67"));
+
+		/* first: a line of no interest as long as the login line */
+		memset(dull, '.', len);
+		memcpy(dull, "Nov 27 21:00:00 mx other: ", 26);
+		dull[len] = '\n';
+		fd = open(path, O_WRONLY | O_TRUNC);
+		if (write(fd, dull, len + 1) < 0 || write(fd, filler, strlen(filler)) < 0)
+			perror("write");
+		close(fd);
+		run_for(l, 100);
+		/* then, unseen: the login line in its place, the same filler */
+		fd = open(path, O_WRONLY | O_TRUNC);
+		login("192.0.2.67");
+		if (write(fd, line_buf, len) < 0 || write(fd, "\n", 1) < 0 ||
+		    write(fd, filler, strlen(filler)) < 0)
+			perror("write");
+		close(fd);
+		append_line(path, login("192.0.2.68"));
+	}
+	time_to_grant(l, "192.0.2.68", 2000);
+	T_EQ_INT(count("192.0.2.67"), 1, "same tail bytes after truncation: the login in between granted");
+	T_EQ_INT(count("192.0.2.68"), 1, "  and the line after it");
+	T_EQ_INT(loghook_stats(h)->rotations, 4, "  and the truncation noticed (by the head)");
 	{
 		int dup = 0;
 
