@@ -14,6 +14,8 @@
 # nobody, the native protocol with made-up _EXE/_UID fields) grant
 # nothing; journal rotation and journald restarts (TERM, and KILL, which
 # leaves a dirty file that the new journald rotates away) lose nothing.
+# The socket source beside it: a datagram from a uid not in
+# DRAC_LOGHOOK_UIDS grants nothing and is counted.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
 [ -x "$BIN/dracd" ] || skip_all "build first (make)"
@@ -85,6 +87,7 @@ echo "# trusted fields of Dovecot's entry:"; fields_of "rip=$C2_4" | sed 's/^ */
 cat > "$WORLD/dracd.settings" <<EOS
 DRAC_TAP="no"
 DRAC_LOGHOOK_JOURNAL="$TRUST"
+DRAC_LOGHOOK_SOCKET="$WORLD/log.sock"
 DRAC_MAP="$WORLD/dracd.db"
 DRAC_PIDFILE="$WORLD/dracd.pid"
 DRAC_CONTROL="$WORLD/dracd.sock"
@@ -173,6 +176,18 @@ check_not "no history replayed after the restarts ($C2_4)" in_set "$C2_4"
 for a in 192.0.2.99 192.0.2.98 2001:db8::98 192.0.2.97; do
 	check_not "forged $a still not granted" in_set "$a"
 done
+# --- the datagram socket: the kernel tells the sender's uid ---------------
+# Opened to everyone (as a careless setup might): the uid check alone
+# must stop nobody's datagram; root (DRAC_LOGHOOK_UIDS default) passes.
+chmod 666 "$WORLD/log.sock"
+check "socket: nobody sends a login datagram for 192.0.2.95" \
+	inns setpriv --reuid=65534 --regid=65534 --clear-groups \
+	logger -u "$WORLD/log.sock" -t dovecot "$(forge 192.0.2.95)"
+check "socket: root sends one for 192.0.2.94" logger -u "$WORLD/log.sock" -t dovecot "$(forge 192.0.2.94)"
+check "  root's is granted (uid 0 is allowed)" eventually 3 in_set 192.0.2.94
+check_not "  nobody's grants nothing" in_set 192.0.2.95
+check "  and is counted as untrusted" eval \
+	'srv "$BIN/drac" -c "$WORLD/dracd.settings" status --json 2>/dev/null | grep -q "\"untrusted\":1[,}]"'
 check "dracd still runs" world__alive "$DPID"
 check "drac status counts journal entries" eval \
 	'srv "$BIN/drac" -c "$WORLD/dracd.settings" status --json 2>/dev/null | grep -q "\"journal_entries\":[1-9]"'
