@@ -701,6 +701,7 @@ void loghook_free(struct loghook *h)
 
 const struct loghook_stats *loghook_stats(const struct loghook *h)
 {
+	/* counters kept elsewhere are gathered when asked for */
 	struct loghook *w = (struct loghook *)h;
 
 	w->st.untrusted = h->sock_untrusted;
