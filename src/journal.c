@@ -20,6 +20,7 @@
  * login's grant within milliseconds (about 100 cheap calls a second);
  * inotify still reports new and removed files (rotation, restarts). */
 #define TICK_MS 10
+#define RETRY_MS 1000
 
 struct journal {
 	struct loop *loop;
@@ -29,6 +30,9 @@ struct journal {
 	journal_line_fn fn;
 	void *arg;
 	struct loop_timer *tick, *kick;
+	uint64_t since_us; /* CLOCK_REALTIME when we started following */
+	int empty;         /* no journal file yet: open again now and then */
+	unsigned idle_ticks;
 	struct journal_stats st;
 	char line[LOGPAT_MAX_LINE + 1];
 };
@@ -121,6 +125,8 @@ static void journal_drain(struct journal *jn)
 {
 	int r = 0, i;
 
+	if (!jn->j)
+		return;
 	for (i = 0; i < ENTRY_BUDGET && (r = sd_journal_next(jn->j)) > 0; i++)
 		entry_handle(jn);
 	if (r < 0)
@@ -131,8 +137,11 @@ static void journal_drain(struct journal *jn)
 
 static void journal_process(struct journal *jn)
 {
-	int r = sd_journal_process(jn->j);
+	int r;
 
+	if (!jn->j)
+		return;
+	r = sd_journal_process(jn->j);
 	if (r == SD_JOURNAL_INVALIDATE) {
 		/* files added or removed: rotation, vacuum, a journald
 		 * restart.  The read position survives it. */
@@ -144,6 +153,8 @@ static void journal_process(struct journal *jn)
 	journal_drain(jn);
 }
 
+static void journal_retry(struct journal *jn);
+
 static void journal_ready(int fd, uint32_t events, void *arg)
 {
 	journal_process(arg);
@@ -154,10 +165,12 @@ static void journal_tick(void *arg)
 	struct journal *jn = arg;
 	uint64_t t = (uint64_t)-1, ms = TICK_MS;
 
+	if (jn->empty)
+		journal_retry(jn);
 	journal_process(jn);
 	/* sd-journal asks for an earlier wake-up when it cannot rely on
 	 * inotify (e.g. a directory it could not watch yet). */
-	if (sd_journal_get_timeout(jn->j, &t) >= 0 && t != (uint64_t)-1) {
+	if (jn->j && sd_journal_get_timeout(jn->j, &t) >= 0 && t != (uint64_t)-1) {
 		struct timespec now;
 		uint64_t now_us;
 
@@ -196,11 +209,94 @@ static int add_matches(struct journal *jn)
 	return 0;
 }
 
+static int journal_empty(sd_journal *j)
+{
+	return !sd_journal_has_runtime_files(j) && !sd_journal_has_persistent_files(j);
+}
+
+static void journal_detach(struct journal *jn)
+{
+	if (jn->fd >= 0)
+		loop_del_fd(jn->loop, jn->fd);
+	jn->fd = -1;
+	if (jn->j)
+		sd_journal_close(jn->j);
+	jn->j = NULL;
+}
+
+/* Open the journal and position it: at its tail, or (files appeared
+ * only after we started) at the time we started.  0, or -1 with the
+ * reason logged unless quiet. */
+static int journal_attach(struct journal *jn, int from_tail, int quiet)
+{
+	int r, fd;
+
+	/* The system journal only: a user's own journal holds nothing a
+	 * system mail server wrote. */
+	r = sd_journal_open(&jn->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+	if (r < 0) {
+		jn->j = NULL;
+		if (!quiet)
+			msg_err("loghook: cannot open the systemd journal: %s", strerror(-r));
+		return -1;
+	}
+	/* The descriptor first, so no change after the seek is missed. */
+	fd = sd_journal_get_fd(jn->j);
+	if (fd < 0) {
+		if (!quiet)
+			msg_err("loghook: cannot watch the systemd journal: %s", strerror(-fd));
+		goto bad;
+	}
+	if ((r = add_matches(jn)) < 0) {
+		if (!quiet)
+			msg_err("loghook: journal match: %s", strerror(-r));
+		goto bad;
+	}
+	/* From the tail: the last entry is history, the next one is new. */
+	if (from_tail)
+		r = sd_journal_seek_tail(jn->j);
+	else
+		r = sd_journal_seek_realtime_usec(jn->j, jn->since_us);
+	if (r < 0 || (from_tail && (r = sd_journal_previous(jn->j)) < 0)) {
+		if (!quiet)
+			msg_err("loghook: cannot seek in the journal: %s", strerror(-r));
+		goto bad;
+	}
+	if (loop_add_fd(jn->loop, fd, (uint32_t)sd_journal_get_events(jn->j), journal_ready,
+			jn) < 0) {
+		if (!quiet)
+			msg_err("loghook: cannot watch the systemd journal");
+		goto bad;
+	}
+	jn->fd = fd;
+	return 0;
+bad:
+	sd_journal_close(jn->j);
+	jn->j = NULL;
+	return -1;
+}
+
+/* No journal file at all: journald has not started yet, or its
+ * directory did not exist, which sd-journal does not watch for.  Open
+ * again now and then; what appears is read from the time we started,
+ * so nothing older is replayed. */
+static void journal_retry(struct journal *jn)
+{
+	if (++jn->idle_ticks < RETRY_MS / TICK_MS)
+		return;
+	jn->idle_ticks = 0;
+	journal_detach(jn);
+	if (journal_attach(jn, 0, 1) == 0 && !journal_empty(jn->j)) {
+		msg_info("loghook: journal files appeared, reading them");
+		jn->empty = 0;
+	}
+}
+
 struct journal *journal_open(struct loop *l, const struct logtrust_journal *match,
 			     journal_line_fn fn, void *arg)
 {
 	struct journal *jn = calloc(1, sizeof(*jn));
-	int r;
+	struct timespec now;
 
 	if (!jn) {
 		msg_err("loghook: out of memory");
@@ -211,39 +307,17 @@ struct journal *journal_open(struct loop *l, const struct logtrust_journal *matc
 	jn->fn = fn;
 	jn->arg = arg;
 	jn->fd = -1;
-	/* The system journal only: a user's own journal holds nothing a
-	 * system mail server wrote. */
-	r = sd_journal_open(&jn->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
-	if (r < 0) {
-		msg_err("loghook: cannot open the systemd journal: %s", strerror(-r));
-		goto bad;
-	}
-	/* The descriptor first, so no change after the seek is missed. */
-	jn->fd = sd_journal_get_fd(jn->j);
-	if (jn->fd < 0) {
-		msg_err("loghook: cannot watch the systemd journal: %s", strerror(-jn->fd));
-		goto bad;
-	}
-	if ((r = add_matches(jn)) < 0) {
-		msg_err("loghook: journal match: %s", strerror(-r));
-		goto bad;
-	}
-	/* From the tail: the last entry is history, the next one is new. */
-	if ((r = sd_journal_seek_tail(jn->j)) < 0 || (r = sd_journal_previous(jn->j)) < 0) {
-		msg_err("loghook: cannot seek to the end of the journal: %s", strerror(-r));
-		goto bad;
-	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	jn->since_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
 	jn->tick = loop_timer_new(l, journal_tick, jn);
 	jn->kick = loop_timer_new(l, journal_kick, jn);
-	if (!jn->tick || !jn->kick ||
-	    loop_add_fd(l, jn->fd, (uint32_t)sd_journal_get_events(jn->j), journal_ready, jn) < 0) {
-		msg_err("loghook: cannot watch the systemd journal");
-		jn->fd = -1;
+	if (!jn->tick || !jn->kick || journal_attach(jn, 1, 0) < 0)
 		goto bad;
+	if (journal_empty(jn->j)) {
+		msg_warn("loghook: no journal files readable yet (is journald running? is "
+			 "dracd's user in group systemd-journal?)");
+		jn->empty = 1;
 	}
-	if (!sd_journal_has_runtime_files(jn->j) && !sd_journal_has_persistent_files(jn->j))
-		msg_warn("loghook: no journal files readable yet (is dracd's user in group "
-			 "systemd-journal?)");
 	loop_timer_after(jn->tick, TICK_MS);
 	return jn;
 bad:
@@ -255,12 +329,9 @@ void journal_close(struct journal *jn)
 {
 	if (!jn)
 		return;
-	if (jn->fd >= 0)
-		loop_del_fd(jn->loop, jn->fd);
+	journal_detach(jn);
 	loop_timer_free(jn->tick);
 	loop_timer_free(jn->kick);
-	if (jn->j)
-		sd_journal_close(jn->j);
 	free(jn);
 }
 

@@ -15,7 +15,8 @@
 # nothing; journal rotation and journald restarts (TERM, and KILL, which
 # leaves a dirty file that the new journald rotates away) lose nothing.
 # The socket source beside it: a datagram from a uid not in
-# DRAC_LOGHOOK_UIDS grants nothing and is counted.
+# DRAC_LOGHOOK_UIDS grants nothing and is counted.  Last, journald started
+# only after dracd: its entries are still read.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
 [ -x "$BIN/dracd" ] || skip_all "build first (make)"
@@ -33,7 +34,9 @@ world_dovecot_start || { nok "dovecot starts"; t_done; exit 1; }
 world_dovecot_stop
 
 # The holder process keeps the mount namespace; everything else enters it.
-world_spawn jns srv unshare -m --propagation private bash -c '
+# holder_start NAME: sets HOLD
+holder_start() {
+world_spawn $1 srv unshare -m --propagation private bash -c '
 	W=$1
 	mount -t cgroup2 none /sys/fs/cgroup &&
 	mount -t tmpfs -o mode=755 tmpfs /run &&
@@ -48,7 +51,9 @@ world_spawn jns srv unshare -m --propagation private bash -c '
 	echo mounted
 	exec sleep infinity' _ "$WORLD"
 HOLD=$WORLD_PID
-check "private mount namespace for journald" world_wait_log "$WORLD/jns.log" mounted 5 ||
+world_wait_log "$WORLD/$1.log" mounted 5
+}
+check "private mount namespace for journald" holder_start jns ||
 	{ cat "$WORLD/jns.log"; t_done; exit 1; }
 inns() { nsenter -t "$HOLD" -m -n "$@"; }
 # (background jobs call nsenter directly: $! must be the program's pid,
@@ -191,6 +196,36 @@ check "  and is counted as untrusted" eval \
 check "dracd still runs" world__alive "$DPID"
 check "drac status counts journal entries" eval \
 	'srv "$BIN/drac" -c "$WORLD/dracd.settings" status --json 2>/dev/null | grep -q "\"journal_entries\":[1-9]"'
+
+# --- journald started after dracd: no journal directory yet --------------
+# sd-journal does not watch for a journal directory that does not exist;
+# dracd opens the journal again until files appear, and reads them from
+# the time it started.  A second namespace with a fresh /run; dracd
+# trusts uid 0 there (the uid comes with each message from the kernel;
+# logger exits too soon for journald to always find its _EXE).
+world_stop "$DPID"
+check "a second private mount namespace" holder_start jns2
+cat > "$WORLD/dracd2.settings" <<EOS
+DRAC_TAP="no"
+DRAC_LOGHOOK_JOURNAL="_UID=0"
+DRAC_MAP="$WORLD/dracd.db"
+DRAC_PIDFILE="$WORLD/dracd2.pid"
+DRAC_CONTROL="$WORLD/dracd2.sock"
+EOS
+nsenter -t "$HOLD" -m -n "$BIN/dracd" -f -d -c "$WORLD/dracd2.settings" </dev/null >>"$WORLD/dracd2.log" 2>&1 &
+DPID=$!
+WORLD_PIDS+=("$DPID")
+check "dracd started with no journal files says so" \
+	world_wait_log "$WORLD/dracd2.log" "no journal files readable yet" 5
+sleep 0.5
+check "journald starts after dracd" journald_start
+check "  dracd finds its files" world_wait_log "$WORLD/dracd2.log" "journal files appeared" 5
+check "  a line from root (trusted here) is logged" inns logger -t dovecot "$(forge 192.0.2.93)"
+check "  and grants 192.0.2.93" eventually 3 in_set 192.0.2.93
+check "  nobody's logger line is logged" \
+	inns setpriv --reuid=65534 --regid=65534 --clear-groups logger -t dovecot "$(forge 192.0.2.92)"
+sleep 0.5
+check_not "  and grants nothing" in_set 192.0.2.92
 
 echo "# dracd log hook messages:"
 grep -i "loghook\|journal" "$WORLD/dracd.log" | sed 's/^/#   /' | head -20
