@@ -161,7 +161,9 @@ static bool flows_same(const struct settings *a, const struct settings *b)
 static bool loghook_same(const struct settings *a, const struct settings *b)
 {
 	return strcmp(a->loghook_socket, b->loghook_socket) == 0 &&
-	       strcmp(a->loghook_file, b->loghook_file) == 0 && a->loghook_stdin == b->loghook_stdin;
+	       strcmp(a->loghook_file, b->loghook_file) == 0 && a->loghook_stdin == b->loghook_stdin &&
+	       strcmp(a->loghook_journal, b->loghook_journal) == 0 &&
+	       strcmp(a->loghook_uids, b->loghook_uids) == 0;
 }
 
 /* The policy service answers from the mirror at the moment of the
@@ -243,7 +245,8 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 		flow_free(d->flows);
 		d->flows = NULL;
 	}
-	bool want_hook = *s->loghook_socket || *s->loghook_file || s->loghook_stdin;
+	bool want_hook = *s->loghook_socket || *s->loghook_file || s->loghook_stdin ||
+			 *s->loghook_journal;
 
 	if (!old || !loghook_same(old, s) || (want_hook && !d->loghook)) {
 		struct loghook *h = NULL;
@@ -253,6 +256,8 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 				.socket_path = *s->loghook_socket ? s->loghook_socket : NULL,
 				.file_path = *s->loghook_file ? s->loghook_file : NULL,
 				.use_stdin = s->loghook_stdin,
+				.journal = *s->loghook_journal ? s->loghook_journal : NULL,
+				.uids = s->loghook_uids,
 			};
 
 			/* Same socket path: the old one must go first. */
@@ -390,7 +395,9 @@ static void status_json(void *arg, FILE *f)
 		fputs(",\"loghook\":{", f);
 		json_u64(f, "lines", ls->lines, true);
 		json_u64(f, "matched", ls->matched, true);
-		json_u64(f, "overlong", ls->overlong, false);
+		json_u64(f, "overlong", ls->overlong, true);
+		json_u64(f, "untrusted", ls->untrusted, true);
+		json_u64(f, "journal_entries", ls->journal_entries, false);
 		fputs("}", f);
 	}
 	if (d->rpc) {

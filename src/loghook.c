@@ -1,8 +1,10 @@
-/* loghook.c - feed mail server log lines from a socket, a followed file
- * or standard input to logpat_match() and grant what it recognises */
+/* loghook.c - feed mail server log lines from a socket, a followed file,
+ * the systemd journal or standard input to logpat_match() and grant what
+ * it recognises */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -11,9 +13,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 #include "logpat.h"
 #include "loghook.h"
+#include "logtrust.h"
 
 /* Bytes read from the file or stdin per loop turn: a big backlog must
  * not starve the other sources; the rest is read on the next turn. */
@@ -22,6 +26,12 @@
 /* How long a rotated-away file is still read for late writers. */
 #define OLD_GRACE_MS 5000
 #define SOCK_RCVBUF (1024 * 1024)
+/* Bytes remembered to notice copytruncate even when the file grew past
+ * our offset again before we looked: those just before the offset, and
+ * the file's first ones, which an appended-to file never changes.  The
+ * tail alone is not enough: a server writing the same kind of lines can
+ * put the same text at the same place (seen with Dovecot's logouts). */
+#define FP_LEN 256
 
 /* A line being assembled from a byte stream. */
 struct linebuf {
@@ -32,9 +42,14 @@ struct linebuf {
 
 struct follow {
 	int fd;
+	int wd; /* inotify watch on the open file itself, or -1 */
 	dev_t dev;
 	ino_t ino;
 	off_t off;
+	char fp[FP_LEN]; /* the fp_len bytes before off */
+	size_t fp_len;
+	char head[FP_LEN]; /* the file's first head_len bytes */
+	size_t head_len;
 	struct linebuf lb;
 };
 
@@ -46,6 +61,10 @@ struct loghook {
 
 	int sock;
 	char *sock_path;
+	struct logtrust_uids uids;
+	uint64_t sock_untrusted;
+
+	struct journal *journal;
 
 	char *path, *dir, *base;
 	int ino_fd, ino_wd;
@@ -79,6 +98,16 @@ static void line_done(struct loghook *h, const char *p, size_t n)
 		msg_debug("loghook: %s login from %s not granted", server,
 			  addr_fmt(&a, buf, sizeof(buf)));
 	}
+}
+
+static void journal_line(const char *p, size_t n, void *arg)
+{
+	struct loghook *h = arg;
+
+	if (!p)
+		h->st.overlong++;
+	else
+		line_done(h, p, n);
 }
 
 static void lb_reset(struct linebuf *lb, int skipping)
@@ -119,13 +148,36 @@ static void lb_feed(struct loghook *h, struct linebuf *lb, const char *p, size_t
 
 /* ---- datagram socket ---- */
 
+/* The sender's uid as the kernel saw it (SCM_CREDENTIALS), or -1. */
+static long msg_uid(struct msghdr *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred cr;
+
+			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+			return (long)cr.uid;
+		}
+	}
+	return -1;
+}
+
 static void sock_ready(int fd, uint32_t events, void *arg)
 {
 	struct loghook *h = arg;
 	char buf[LOGPAT_MAX_LINE + 2];
+	union {
+		char b[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} ctl;
 
 	for (int i = 0; i < 256; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		ssize_t n = recvmsg(fd, &m, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+		long uid;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -135,6 +187,16 @@ static void sock_ready(int fd, uint32_t events, void *arg)
 				msg_warn("loghook: receive on %s: %s", h->sock_path, strerror(errno));
 			}
 			return;
+		}
+		/* Anyone allowed to write to the socket could claim any
+		 * login: only the configured senders count.  A forwarder
+		 * (rsyslog) is the sender of everything it forwards. */
+		uid = msg_uid(&m);
+		if (uid < 0 || !logtrust_uids_has(&h->uids, (uid_t)uid)) {
+			h->sock_untrusted++;
+			msg_debug("loghook: datagram from uid %ld ignored (not in DRAC_LOGHOOK_UIDS)",
+				  uid);
+			continue;
 		}
 		/* one datagram, one message: drop the sender's terminator */
 		while (n > 0 && (size_t)n <= sizeof(buf) && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
@@ -152,7 +214,7 @@ static int sock_open(struct loghook *h, const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
-	int rcv = SOCK_RCVBUF;
+	int rcv = SOCK_RCVBUF, one = 1;
 	mode_t old;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -173,6 +235,11 @@ static int sock_open(struct loghook *h, const char *path)
 		return -1;
 	}
 	setsockopt(h->sock, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	/* before bind: no datagram may arrive without its sender's uid */
+	if (setsockopt(h->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		msg_err("loghook: SO_PASSCRED on %s: %s", path, strerror(errno));
+		return -1;
+	}
 	/* Only root and the group (the syslog daemon) may send: anyone
 	 * who can write here can claim any login. */
 	old = umask(0117);
@@ -193,12 +260,73 @@ static int sock_open(struct loghook *h, const char *path)
 
 /* ---- followed file ---- */
 
-static void follow_close(struct follow *f)
+static void follow_close(struct loghook *h, struct follow *f)
 {
+	if (f->wd >= 0 && h->ino_fd >= 0)
+		inotify_rm_watch(h->ino_fd, f->wd);
+	f->wd = -1;
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
+	f->fp_len = f->head_len = 0;
 	lb_reset(&f->lb, 0);
+}
+
+/* Watch the open file itself, wherever it was renamed to: a writer that
+ * has not reopened its log yet still appends to it.  /proc/self/fd
+ * names exactly the inode we read. */
+static void follow_watch(struct loghook *h, struct follow *f)
+{
+	char p[64];
+
+	if (h->ino_fd < 0 || f->fd < 0)
+		return;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", f->fd);
+	f->wd = inotify_add_watch(h->ino_fd, p, IN_MODIFY);
+	if (f->wd < 0)
+		msg_debug("loghook: cannot watch %s itself (%s)", h->path, strerror(errno));
+}
+
+/* Remember the bytes just before the offset after reading buf[0..n)
+ * at offset at, and the file's first bytes. */
+static void fp_update(struct follow *f, off_t at, const char *buf, size_t n)
+{
+	if (at == (off_t)f->head_len && f->head_len < FP_LEN) {
+		size_t k = FP_LEN - f->head_len < n ? FP_LEN - f->head_len : n;
+
+		memcpy(f->head + f->head_len, buf, k);
+		f->head_len += k;
+	}
+	if (n >= FP_LEN) {
+		memcpy(f->fp, buf + n - FP_LEN, FP_LEN);
+		f->fp_len = FP_LEN;
+		return;
+	}
+	if (f->fp_len + n > FP_LEN) {
+		size_t drop = f->fp_len + n - FP_LEN;
+
+		memmove(f->fp, f->fp + drop, f->fp_len - drop);
+		f->fp_len -= drop;
+	}
+	memcpy(f->fp + f->fp_len, buf, n);
+	f->fp_len += n;
+}
+
+/* Was the file truncated (and perhaps written again) under us?  Its
+ * size below our offset says so, and so do other bytes before it. */
+static int follow_truncated(struct follow *f, const struct stat *st)
+{
+	char now[FP_LEN];
+
+	if (st->st_size < f->off)
+		return 1;
+	if (f->head_len && (pread(f->fd, now, f->head_len, 0) != (ssize_t)f->head_len ||
+			    memcmp(now, f->head, f->head_len) != 0))
+		return 1;
+	if (f->fp_len == 0 || f->off < (off_t)f->fp_len)
+		return 0;
+	return pread(f->fd, now, f->fp_len, f->off - (off_t)f->fp_len) != (ssize_t)f->fp_len ||
+	       memcmp(now, f->fp, f->fp_len) != 0;
 }
 
 /* Read what was appended, up to *budget bytes. */
@@ -209,13 +337,14 @@ static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 
 	if (f->fd < 0)
 		return;
-	if (fstat(f->fd, &st) == 0 && st.st_size < f->off) {
+	if (fstat(f->fd, &st) == 0 && follow_truncated(f, &st)) {
 		/* copytruncate: what was pending is gone with the old
-		 * content; the file starts over */
+		 * content; the file starts over, at a line's start */
 		msg_info("loghook: %s was truncated, reading it from the start", h->path);
 		h->st.rotations++;
 		lseek(f->fd, 0, SEEK_SET);
 		f->off = 0;
+		f->fp_len = f->head_len = 0;
 		lb_reset(&f->lb, 0);
 	}
 	while (*budget > 0) {
@@ -233,6 +362,7 @@ static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 		}
 		if (n == 0)
 			return;
+		fp_update(f, f->off, buf, (size_t)n);
 		f->off += n;
 		*budget -= (size_t)n;
 		lb_feed(h, &f->lb, buf, (size_t)n);
@@ -255,15 +385,24 @@ static int follow_open(struct loghook *h, struct follow *f, int from_end)
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->off = 0;
+	f->fp_len = f->head_len = 0;
 	lb_reset(&f->lb, 0);
 	if (from_end && st.st_size > 0) {
-		char last;
+		off_t end = lseek(fd, 0, SEEK_END);
+		size_t k = end < FP_LEN ? (size_t)end : FP_LEN;
 
-		f->off = lseek(fd, 0, SEEK_END);
-		/* Starting inside a line: its tail is not a line. */
-		if (pread(fd, &last, 1, f->off - 1) == 1 && last != '\n')
-			f->lb.skipping = 1;
+		if (end > 0 && pread(fd, f->fp, k, end - (off_t)k) == (ssize_t)k &&
+		    pread(fd, f->head, k, 0) == (ssize_t)k) {
+			f->off = end;
+			f->fp_len = f->head_len = k;
+			/* Starting inside a line: its tail is not a line. */
+			if (f->fp[k - 1] != '\n')
+				f->lb.skipping = 1;
+		} else {
+			lseek(fd, 0, SEEK_SET);
+		}
 	}
+	follow_watch(h, f);
 	return 0;
 }
 
@@ -276,18 +415,18 @@ static void file_poll(struct loghook *h)
 	if (h->old.fd >= 0) {
 		follow_drain(h, &h->old, &budget);
 		if (loop_now() - h->old_since > OLD_GRACE_MS)
-			follow_close(&h->old);
+			follow_close(h, &h->old);
 	}
 	if (stat(h->path, &st) == 0 &&
 	    (h->cur.fd < 0 || st.st_ino != h->cur.ino || st.st_dev != h->cur.dev)) {
-		struct follow nf = { .fd = -1 };
+		struct follow nf = { .fd = -1, .wd = -1 };
 
 		if (follow_open(h, &nf, 0) == 0) {
 			if (h->cur.fd >= 0) {
 				msg_info("loghook: %s was replaced, reading the new file from the start",
 					 h->path);
 				h->st.rotations++;
-				follow_close(&h->old);
+				follow_close(h, &h->old);
 				h->old = h->cur;
 				h->old_since = loop_now();
 			} else {
@@ -327,7 +466,7 @@ static void ino_ready(int fd, uint32_t events, void *arg)
 
 			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED))
 				want = 1;
-			if (ev->mask & IN_IGNORED)
+			if ((ev->mask & IN_IGNORED) && ev->wd == h->ino_wd)
 				h->ino_wd = -1; /* directory gone; re-added by the timer */
 			/* Other files of the directory matter only while
 			 * a rotated-away file is still being read. */
@@ -486,8 +625,10 @@ struct loghook *loghook_new(struct loop *l, const struct loghook_config *cfg,
 {
 	struct loghook *h;
 
-	if (!cfg->socket_path && !cfg->file_path && !cfg->use_stdin) {
-		msg_err("loghook: no source configured (socket, file or stdin)");
+	char err[256];
+
+	if (!cfg->socket_path && !cfg->file_path && !cfg->use_stdin && !cfg->journal) {
+		msg_err("loghook: no source configured (socket, file, journal or stdin)");
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
@@ -500,6 +641,12 @@ struct loghook *loghook_new(struct loop *l, const struct loghook_config *cfg,
 	h->grant_arg = grant_arg;
 	h->sock = h->ino_fd = h->ino_wd = h->in_fd = -1;
 	h->cur.fd = h->old.fd = -1;
+	h->cur.wd = h->old.wd = -1;
+	if (logtrust_uids_parse(cfg->uids ? cfg->uids : LOGHOOK_UIDS_DEFAULT, &h->uids, err,
+				sizeof(err)) < 0) {
+		msg_err("loghook: DRAC_LOGHOOK_UIDS: %s", err);
+		goto bad;
+	}
 	h->kick = loop_timer_new(l, kick, h);
 	if (!h->kick)
 		goto bad;
@@ -509,6 +656,17 @@ struct loghook *loghook_new(struct loop *l, const struct loghook_config *cfg,
 		goto bad;
 	if (cfg->use_stdin && in_start(h) < 0)
 		goto bad;
+	if (cfg->journal) {
+		struct logtrust_journal m;
+
+		if (logtrust_journal_parse(cfg->journal, &m, err, sizeof(err)) < 0) {
+			msg_err("loghook: DRAC_LOGHOOK_JOURNAL: %s", err);
+			goto bad;
+		}
+		if (!(h->journal = journal_open(l, &m, journal_line, h)))
+			goto bad;
+		msg_info("loghook: following the systemd journal for %s", cfg->journal);
+	}
 	return h;
 bad:
 	loghook_free(h);
@@ -526,12 +684,13 @@ void loghook_free(struct loghook *h)
 			unlink(h->sock_path);
 	}
 	free(h->sock_path);
+	journal_close(h->journal);
+	follow_close(h, &h->cur);
+	follow_close(h, &h->old);
 	if (h->ino_fd >= 0) {
 		loop_del_fd(h->loop, h->ino_fd);
 		close(h->ino_fd);
 	}
-	follow_close(&h->cur);
-	follow_close(&h->old);
 	loop_timer_free(h->poll);
 	loop_timer_free(h->kick);
 	in_close(h);
@@ -542,5 +701,13 @@ void loghook_free(struct loghook *h)
 
 const struct loghook_stats *loghook_stats(const struct loghook *h)
 {
+	/* counters kept elsewhere are gathered when asked for */
+	struct loghook *w = (struct loghook *)h;
+
+	w->st.untrusted = h->sock_untrusted;
+	if (h->journal) {
+		w->st.journal_entries = journal_stats(h->journal)->entries;
+		w->st.untrusted += journal_stats(h->journal)->untrusted;
+	}
 	return &h->st;
 }

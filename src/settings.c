@@ -8,13 +8,15 @@
 #include <string.h>
 
 #include "log.h"
+#include "logtrust.h"
 #include "policy.h"
 #include "settings.h"
 
 #define WINDOW_MIN_MS 1000ULL
 #define WINDOW_MAX_MS (31ULL * 24 * 3600 * 1000)
 
-enum kind { K_BOOL, K_WINDOW, K_PATH, K_UINT, K_PORTS, K_NETS, K_STR, K_ENDPOINT };
+enum kind { K_BOOL, K_WINDOW, K_PATH, K_UINT, K_PORTS, K_NETS, K_STR, K_ENDPOINT,
+	    K_JOURNAL, K_UIDS };
 
 struct key {
 	const char *name;
@@ -44,6 +46,8 @@ static const struct key keys[] = {
 	{ "DRAC_LOGHOOK_SOCKET", K_PATH, F(loghook_socket), 0, 0, 0, "" },
 	{ "DRAC_LOGHOOK_FILE", K_PATH, F(loghook_file), 0, 0, 0, "" },
 	{ "DRAC_LOGHOOK_STDIN", K_BOOL, F(loghook_stdin), 0, 0, 0, "no" },
+	{ "DRAC_LOGHOOK_JOURNAL", K_JOURNAL, F(loghook_journal), 0, 0, 0, "" },
+	{ "DRAC_LOGHOOK_UIDS", K_UIDS, F(loghook_uids), 0, 0, 0, "0" },
 	{ "DRAC_RPC", K_BOOL, F(rpc), 0, 0, 0, "no" },
 	{ "DRAC_ALLOW", K_PATH, F(allow_path), 0, 0, 0, "/etc/dracd/dracd.allow" },
 	{ "DRAC_FORWARD", K_BOOL, F(forward), 0, 0, 0, "no" },
@@ -162,6 +166,23 @@ static int key_apply(struct settings *s, const struct key *k, const char *v, cha
 		}
 		return 0;
 	}
+	case K_JOURNAL:
+	case K_UIDS: {
+		/* checked here so that a mistake names FILE:LINE */
+		char why[256];
+		struct logtrust_journal j;
+		struct logtrust_uids u;
+
+		if (k->kind == K_JOURNAL && *v && logtrust_journal_parse(v, &j, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", k->name, why);
+			return -1;
+		}
+		if (k->kind == K_UIDS && logtrust_uids_parse(v, &u, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", k->name, why);
+			return -1;
+		}
+	}
+		/* fall through */
 	case K_PATH:
 	case K_STR:
 		if (strlen(v) >= k->size) {
@@ -394,6 +415,8 @@ void settings_print(const struct settings *s, FILE *f)
 		s->max_flows, s->event_buffer, s->write_interval_ms);
 	fprintf(f, "DRAC_LOGHOOK_SOCKET=\"%s\"\nDRAC_LOGHOOK_FILE=\"%s\"\nDRAC_LOGHOOK_STDIN=\"%s\"\n",
 		s->loghook_socket, s->loghook_file, s->loghook_stdin ? "yes" : "no");
+	fprintf(f, "DRAC_LOGHOOK_JOURNAL=\"%s\"\nDRAC_LOGHOOK_UIDS=\"%s\"\n", s->loghook_journal,
+		s->loghook_uids);
 	fprintf(f, "DRAC_RPC=\"%s\"\nDRAC_ALLOW=\"%s\"\nDRAC_FORWARD=\"%s\"\nDRAC_SERVERS=\"%s\"\n",
 		s->rpc ? "yes" : "no", s->allow_path, s->forward ? "yes" : "no", s->conf_path);
 	fprintf(f, "DRAC_USER=\"%s\"\nDRAC_PIDFILE=\"%s\"\nDRAC_CONTROL=\"%s\"\n", s->user,

@@ -32,6 +32,8 @@ struct settings {
 	char loghook_socket[PATH_MAX]; /* DRAC_LOGHOOK_SOCKET */
 	char loghook_file[PATH_MAX];   /* DRAC_LOGHOOK_FILE */
 	bool loghook_stdin;            /* DRAC_LOGHOOK_STDIN */
+	char loghook_journal[1024];    /* DRAC_LOGHOOK_JOURNAL: trusted-field match */
+	char loghook_uids[256];        /* DRAC_LOGHOOK_UIDS: socket senders */
 	bool rpc;                   /* DRAC_RPC */
 	char allow_path[PATH_MAX];  /* DRAC_ALLOW */
 	bool forward;               /* DRAC_FORWARD */

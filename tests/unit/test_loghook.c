@@ -8,10 +8,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "loghook.h"
+#include "logtrust.h"
 #include "loop.h"
 #include "t.h"
 
@@ -102,6 +105,7 @@ static void test_socket(void)
 
 	snprintf(path, sizeof(path), "%s/log.sock", dir);
 	cfg.socket_path = path;
+	cfg.uids = getuid() == 0 ? "0" : "0 65534"; /* also when not run as root */
 
 	/* a regular file in the way is not removed */
 	append(path, "x");
@@ -375,6 +379,257 @@ static void test_stdin(void)
 	close(saved);
 }
 
+/* A datagram from a uid not in DRAC_LOGHOOK_UIDS grants nothing and is
+ * counted; one from an allowed uid still grants. */
+static void test_socket_uids(void)
+{
+	struct loop *l = loop_new();
+	struct loghook_config cfg = { .uids = "0" };
+	struct loghook *h;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[128];
+	pid_t pid;
+	int st = 0;
+
+	if (getuid() != 0) {
+		printf("ok - # skip untrusted sender test needs root\n");
+		loop_free(l);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/uid.sock", dir);
+	cfg.socket_path = path;
+	h = loghook_new(l, &cfg, grant_cb, NULL);
+	T_OK(h != NULL, "socket source with DRAC_LOGHOOK_UIDS=0");
+	if (!h)
+		return;
+	/* let nobody reach it: the uid check must stop it */
+	chmod(dir, 0711);
+	chmod(path, 0666);
+	strcpy(sun.sun_path, path);
+	ngranted = 0;
+	pid = fork();
+	if (pid == 0) {
+		int c;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		c = socket(AF_UNIX, SOCK_DGRAM, 0);
+		login("192.0.2.50");
+		_exit(sendto(c, line_buf, strlen(line_buf), 0, (struct sockaddr *)&sun,
+			     sizeof(sun)) < 0 ? 3 : 0);
+	}
+	waitpid(pid, &st, 0);
+	chmod(dir, 0700);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "nobody (uid 65534) sent a login datagram");
+	{
+		int c = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		login("192.0.2.51");
+		sendto(c, line_buf, strlen(line_buf), 0, (struct sockaddr *)&sun, sizeof(sun));
+		close(c);
+	}
+	run_for(l, 100);
+	T_EQ_INT(count("192.0.2.50"), 0, "datagram from uid 65534 grants nothing");
+	T_EQ_INT(count("192.0.2.51"), 1, "datagram from uid 0 grants");
+	T_EQ_INT(loghook_stats(h)->untrusted, 1, "untrusted datagram counted");
+	T_EQ_INT(loghook_stats(h)->lines, 1, "  and never parsed");
+	loghook_free(h);
+	reap(l);
+	loop_free(l);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void until_granted_cb(void *arg)
+{
+	loop_stop(arg);
+}
+
+/* Run the loop until addr is granted or ms pass; the time it took. */
+static uint64_t time_to_grant(struct loop *l, const char *addr, unsigned ms)
+{
+	uint64_t t0 = now_ms();
+	struct loop_timer *t = loop_timer_new(l, until_granted_cb, l);
+
+	while (!count(addr) && now_ms() - t0 < ms) {
+		loop_timer_after(t, 5);
+		loop_run(l);
+	}
+	loop_timer_free(t);
+	return now_ms() - t0;
+}
+
+/* Issue 13: a line appended to the renamed file before the writer
+ * reopened its log is read at once (inotify on the open file), not on
+ * the next 1 s stat poll; copytruncate followed by growth past our
+ * offset is noticed, and reading restarts at a line's start. */
+static void test_file_rotation_fast(void)
+{
+	struct loop *l = loop_new();
+	struct loghook_config cfg = { 0 };
+	struct loghook *h;
+	char path[128], path1[128], other[128], pad[200];
+	uint64_t ms;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fast.log", dir);
+	snprintf(path1, sizeof(path1), "%s/fast.log.1", dir);
+	snprintf(other, sizeof(other), "%s/rotated", dir);
+	mkdir(other, 0700);
+	append_line(path, login("192.0.2.1"));
+	cfg.file_path = path;
+	h = loghook_new(l, &cfg, grant_cb, NULL);
+	T_OK(h != NULL, "file source starts");
+	if (!h)
+		return;
+	ngranted = 0;
+	run_for(l, 20);
+	/* let the 1 s poll run once, so the next one is a full second off */
+	run_for(l, 1050);
+
+	T_OK(rename(path, path1) == 0, "rename fast.log -> fast.log.1, no new file yet");
+	run_for(l, 20);
+	append_line(path1, login("192.0.2.60"));
+	ms = time_to_grant(l, "192.0.2.60", 900);
+	T_OK(count("192.0.2.60") == 1 && ms < 500,
+	     "line appended to the renamed file granted in %llu ms (< 500)", (unsigned long long)ms);
+
+	/* renamed into another directory: the directory watch sees nothing */
+	snprintf(pad, sizeof(pad), "%s/fast.log.1", other);
+	T_OK(rename(path1, pad) == 0, "moved to another directory");
+	run_for(l, 20);
+	append_line(pad, login("192.0.2.61"));
+	ms = time_to_grant(l, "192.0.2.61", 900);
+	T_OK(count("192.0.2.61") == 1 && ms < 500,
+	     "line appended to the file in another directory granted in %llu ms (< 500)",
+	     (unsigned long long)ms);
+	unlink(pad);
+
+	/* the writer reopens: a new file at the path */
+	append_line(path, login("192.0.2.62"));
+	ms = time_to_grant(l, "192.0.2.62", 2000);
+	T_EQ_INT(count("192.0.2.62"), 1, "new file read from its start");
+
+	/* copytruncate, then the file grows past our old offset before we
+	 * look: the stat poll alone cannot tell, the fingerprint can */
+	append_line(path, login("192.0.2.63"));
+	time_to_grant(l, "192.0.2.63", 500);
+	{
+		off_t before;
+		struct stat st;
+		char buf[4096];
+		size_t n = 0;
+
+		stat(path, &st);
+		before = st.st_size;
+		/* one write, so dracd sees truncation and regrowth at once:
+		 * filler lines, the login, then a line that straddles the
+		 * old offset and would grant 192.0.2.66 from its middle */
+		fd = open(path, O_WRONLY | O_TRUNC);
+		memset(pad, 'p', 60);
+		pad[60] = '\0';
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\n", login("192.0.2.64"));
+		/* 88-byte filler lines up to 25..112 bytes before the old offset */
+		while ((off_t)n + 88 <= before - 25)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+					      "Nov 27 21:00:00 mx filler: %s\n", pad);
+		/* a 25-byte head and x's, so the old offset falls exactly on
+		 * the start of a login text inside this line */
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "Nov 27 21:00:00 mx junk: ");
+		while ((off_t)n < before)
+			buf[n++] = 'x';
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\n", login("192.0.2.66"));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\n", login("192.0.2.65"));
+		T_OK(write(fd, buf, n) == (ssize_t)n && (off_t)n > before,
+		     "truncated and regrown past the old offset (%lld > %lld) in one write",
+		     (long long)n, (long long)before);
+		close(fd);
+	}
+	time_to_grant(l, "192.0.2.65", 2000);
+	T_EQ_INT(count("192.0.2.64"), 1, "login line between truncation and old offset granted");
+	T_EQ_INT(count("192.0.2.65"), 1, "login line after the old offset granted");
+	T_EQ_INT(count("192.0.2.66"), 0, "no grant from the middle of a line");
+
+	/* truncated and rewritten with the same tail bytes as before (a
+	 * server repeating the same lines): only the head tells */
+	{
+		char filler[400] = "";
+
+		for (int i = 0; i < 5; i++)
+			strcat(filler, "Nov 27 21:00:00 mx dovecot: imap(u): Logged out in=0 out=0\n");
+		char dull[300];
+		size_t len = strlen(login("192.0.2.67"));
+
+		/* first: a line of no interest as long as the login line */
+		memset(dull, '.', len);
+		memcpy(dull, "Nov 27 21:00:00 mx other: ", 26);
+		dull[len] = '\n';
+		fd = open(path, O_WRONLY | O_TRUNC);
+		if (write(fd, dull, len + 1) < 0 || write(fd, filler, strlen(filler)) < 0)
+			perror("write");
+		close(fd);
+		run_for(l, 100);
+		/* then, unseen: the login line in its place, the same filler */
+		fd = open(path, O_WRONLY | O_TRUNC);
+		login("192.0.2.67");
+		if (write(fd, line_buf, len) < 0 || write(fd, "\n", 1) < 0 ||
+		    write(fd, filler, strlen(filler)) < 0)
+			perror("write");
+		close(fd);
+		append_line(path, login("192.0.2.68"));
+	}
+	time_to_grant(l, "192.0.2.68", 2000);
+	T_EQ_INT(count("192.0.2.67"), 1, "same tail bytes after truncation: the login in between granted");
+	T_EQ_INT(count("192.0.2.68"), 1, "  and the line after it");
+	T_EQ_INT(loghook_stats(h)->rotations, 4, "  and the truncation noticed (by the head)");
+	{
+		int dup = 0;
+
+		for (int i = 0; i < ngranted; i++)
+			dup += count(granted[i]) != 1;
+		T_EQ_INT(dup, 0, "no line granted twice");
+	}
+	loghook_free(h);
+	reap(l);
+	loop_free(l);
+	unlink(path);
+	unlink(path1);
+	rmdir(other);
+}
+
+static void test_trust_parse(void)
+{
+	struct logtrust_journal j;
+	struct logtrust_uids u;
+	char err[256];
+
+	T_OK(logtrust_journal_parse("dovecot", &j, err, sizeof(err)) == 0 && j.n == 1 &&
+	     !strcmp(j.t[0].field, "_SYSTEMD_UNIT") && !strcmp(j.t[0].value, "dovecot.service"),
+	     "bare unit name: _SYSTEMD_UNIT=dovecot.service");
+	T_OK(logtrust_journal_parse("_EXE=/usr/lib/dovecot/log _UID=0 + courier-imap.service", &j,
+				    err, sizeof(err)) == 0 && j.n == 3 && j.alts == 2,
+	     "two alternatives");
+	T_OK(logtrust_journal_parse("_EXE=/usr/lib/dovecot/log", &j, err, sizeof(err)) < 0,
+	     "_EXE alone refused (%s)", err);
+	T_OK(logtrust_journal_parse("_COMM=log _GID=0", &j, err, sizeof(err)) < 0,
+	     "_COMM and _GID without unit or uid refused");
+	T_OK(logtrust_journal_parse("SYSLOG_IDENTIFIER=dovecot _UID=0", &j, err, sizeof(err)) < 0,
+	     "a sender-set field refused (%s)", err);
+	T_OK(logtrust_journal_parse("_UID=root", &j, err, sizeof(err)) < 0, "_UID must be a number");
+	T_OK(logtrust_journal_parse("_UID=0 + ", &j, err, sizeof(err)) < 0, "empty alternative");
+	T_OK(logtrust_journal_parse("", &j, err, sizeof(err)) < 0, "empty match");
+	T_OK(logtrust_uids_parse("0, 65534 root", &u, err, sizeof(err)) == 0 && u.n == 3 &&
+	     logtrust_uids_has(&u, 65534) && !logtrust_uids_has(&u, 1), "uid list");
+	T_OK(logtrust_uids_parse("4294967295", &u, err, sizeof(err)) < 0, "uid -1 refused");
+	T_OK(logtrust_uids_parse("no-such-user-x", &u, err, sizeof(err)) < 0, "unknown user refused");
+}
+
 int main(void)
 {
 	struct loop *l = loop_new();
@@ -392,6 +647,9 @@ int main(void)
 	test_file();
 	test_file_appears();
 	test_stdin();
+	test_socket_uids();
+	test_file_rotation_fast();
+	test_trust_parse();
 	rmdir(dir);
 	return T_DONE();
 }
