@@ -8,7 +8,8 @@
  * Inside a message the user name is the only text a client controls.
  * Each matcher reads the client address from a place the name cannot
  * reach: Cyrus writes the address before the name, so it is parsed
- * forwards; Dovecot, Courier, UW and qpopper write it after the name,
+ * forwards; GNU Mailutils writes it in an earlier line of the session
+ * (see match_mailutils); Dovecot, Courier, UW and qpopper write it after the name,
  * so the fixed tail those servers append is parsed from the end of the
  * line backwards, field by field, and whatever is left between the
  * fixed head and the tail is the name.  A name such as
@@ -27,6 +28,7 @@ enum {
 	S_CYRUS = 1 << 2,
 	S_UW = 1 << 3,
 	S_QPOPPER = 1 << 4,
+	S_MAILUTILS = 1 << 5,
 };
 
 /* Longest text form of an address (IPv4-mapped IPv6 with dots). */
@@ -334,11 +336,12 @@ static unsigned prog_servers(const struct hdr *h)
 		unsigned servers;
 	} progs[] = {
 		{ "dovecot", S_DOVECOT },
-		{ "pop3d", S_COURIER | S_CYRUS },
+		{ "pop3d", S_COURIER | S_CYRUS | S_MAILUTILS },
 		{ "pop3d-ssl", S_COURIER },
 		{ "imapd", S_COURIER | S_UW | S_CYRUS },
 		{ "imapd-ssl", S_COURIER },
 		{ "ipop3d", S_UW },
+		{ "imap4d", S_MAILUTILS },
 		{ "imap", S_CYRUS },
 		{ "imaps", S_CYRUS },
 		{ "pop3", S_CYRUS },
@@ -525,6 +528,103 @@ static int match_qpopper(const char *p, const char *e, struct drac_addr *out)
 	return 1;
 }
 
+/* ---- GNU Mailutils pop3d / imap4d ----
+ * Mailutils writes no address in its login lines.  With
+ * `logging { session-id yes; }` and `acl { log from any; }` the
+ * listener logs, before the session process reads a byte,
+ *   SID ADDR                  (ADDR as 192.0.2.2, 0:0:0:0:0:FFFF:C000:202)
+ * and the session process, under the same server-made SID, then logs
+ *   SID user `NAME' logged in with mailbox `PATH' (N message[s])   (pop3d)
+ *   SID user `NAME' logged in (source: MODULE)                      (imap4d)
+ * (checked with Mailutils 3.15).  The address is remembered per
+ * program and SID and handed out once, to that session's login line.
+ * The client controls no byte before the SID and none of the tail, so
+ * a name can neither forge the first line nor change whose address the
+ * second one picks.  A session whose first line was pushed out of the
+ * table (a flood of connections that never log in) grants nothing. */
+#define MU_SESSIONS 1024
+#define MU_SID_MAX 32
+
+struct mu_session {
+	char key[8 + MU_SID_MAX]; /* "pop3d SID", "imap4d SID"; "" when free */
+	struct drac_addr addr;
+};
+static struct mu_session mu_tab[MU_SESSIONS];
+static size_t mu_next;
+
+static int mu_key(const struct hdr *h, const char *sid, size_t n, char *key)
+{
+	if (!h->prog || h->proglen > 6 || n > MU_SID_MAX)
+		return 0;
+	memcpy(key, h->prog, h->proglen);
+	key[h->proglen] = ' ';
+	memcpy(key + h->proglen + 1, sid, n);
+	key[h->proglen + 1 + n] = '\0';
+	return 1;
+}
+
+static int match_mailutils(const struct hdr *h, const char *p, const char *e,
+			   struct drac_addr *out)
+{
+	char key[sizeof(mu_tab[0].key)];
+	const char *sid = p, *name, *q, *s;
+	struct drac_addr a;
+	size_t i;
+
+	if (!fw_run(&p, e, cls_alnum, 1, MU_SID_MAX) || !mu_key(h, sid, (size_t)(p - sid), key) ||
+	    !FW(&p, e, " "))
+		return 0;
+	/* The listener's line: remember, grant nothing. */
+	q = p;
+	if (fw_run(&q, e, cls_addr, 1, ADDR_TEXT_MAX) && q == e) {
+		if (!host_addr(p, (size_t)(e - p), &a))
+			return 0;
+		for (i = 0; i < MU_SESSIONS; i++)
+			if (strcmp(mu_tab[i].key, key) == 0)
+				break;
+		if (i == MU_SESSIONS) {
+			i = mu_next;
+			mu_next = (mu_next + 1) % MU_SESSIONS;
+		}
+		memcpy(mu_tab[i].key, key, sizeof(key));
+		mu_tab[i].addr = a;
+		return 0;
+	}
+	if (!FW(&p, e, "user `"))
+		return 0;
+	name = p;
+	q = e;
+	if (h->proglen == 5) { /* pop3d */
+		if (!BW(name, &q, ")"))
+			return 0;
+		BW(name, &q, "s");
+		if (!BW(name, &q, " message") || !bw_run(name, &q, cls_digit, 1, 10, &s) ||
+		    !BW(name, &q, "' ("))
+			return 0;
+		/* The mailbox path may hold the name: any "' logged in
+		 * with mailbox `" will do, the SID already said whose. */
+		if (!memmem(name, (size_t)(q - name), "' logged in with mailbox `", 26))
+			return 0;
+	} else if (!BW(name, &q, ")") || !bw_run(name, &q, cls_alnum, 1, 32, &s) ||
+		   !BW(name, &q, "' logged in (source: ")) {
+		return 0;
+	}
+	for (i = 0; i < MU_SESSIONS; i++) {
+		if (mu_tab[i].key[0] && strcmp(mu_tab[i].key, key) == 0) {
+			*out = mu_tab[i].addr;
+			mu_tab[i].key[0] = '\0'; /* one login per session line */
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void logpat_reset(void)
+{
+	memset(mu_tab, 0, sizeof(mu_tab));
+	mu_next = 0;
+}
+
 int logpat_match(const char *line, size_t len, struct drac_addr *client,
 		 const char **server)
 {
@@ -551,6 +651,8 @@ int logpat_match(const char *line, size_t len, struct drac_addr *client,
 		*server = "uw";
 	} else if ((servers & S_QPOPPER) && match_qpopper(h.msg, e, &a)) {
 		*server = "qpopper";
+	} else if ((servers & S_MAILUTILS) && match_mailutils(&h, h.msg, e, &a)) {
+		*server = "mailutils";
 	} else {
 		return 0;
 	}

@@ -1,0 +1,306 @@
+#!/bin/bash
+# Real POP3/IMAP servers other than Dovecot, as Debian 12 ships them:
+# Courier (courier-pop, courier-imap), Cyrus (cyrus-pop3d, cyrus-imapd)
+# and GNU Mailutils (mailutils-pop3d, mailutils-imap4d).  Each runs as a
+# private instance laid over /usr, /etc and /var with overlayfs in a
+# private mount namespace of the server namespace (tests/lib/overlay.sh;
+# the .debs are downloaded once into /var/cache/drac-tests), its
+# /dev/log being dracd's DRAC_LOGHOOK_SOCKET.  Real clients log in over
+# IPv4 and IPv6, plain, TLS and STARTTLS:
+#   log hook: every successful login grants the client's address, a
+#             failed one grants nothing, a user name carrying another
+#             address grants only the real client;
+#   tap:      with DRAC_TAP=yes and no log hook, plain POP3/IMAP logins
+#             through the same server are seen on the wire, failures not.
+# REALSERVERS="courier cyrus" picks servers.  CAPTURE=DIR runs the same
+# logins with a plain socket reader instead of dracd and writes each
+# server's log lines to DIR/SERVER.txt (how the unit-test fixtures in
+# tests/corpus/logpat/real-* were made); nothing is asserted then.
+. "$(dirname "$0")/../lib/t.sh"
+. "$TOP/tests/lib/world.sh"
+. "$TOP/tests/lib/dracd.sh"
+. "$TOP/tests/lib/overlay.sh"
+[ -x "$BIN/dracd" ] || skip_all "build first (make)"
+command -v unshare >/dev/null && command -v apt-get >/dev/null || skip_all "needs unshare and apt-get"
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null
+grep -qw overlay /proc/filesystems || skip_all "no overlayfs in this kernel"
+
+SERVERS=${REALSERVERS:-courier cyrus mailutils}
+CAPTURE=${CAPTURE:-}
+# A user name that carries another address, in each server's log syntax.
+EVIL='x [192.0.2.66] y, ip=[192.0.2.66]'
+EVILPASS=evilpass
+
+world_up || { nok "world_up"; exit 1; }
+world_tls_cert || { nok "certificate"; exit 1; }
+DEVLOG=$WORLD/devlog.sock
+
+# --- the servers -------------------------------------------------------
+# Each script runs inside the overlay (tests/lib/overlay.sh), $1 = $WORLD,
+# and keeps running (or execs the server) until overlay_stop.
+
+# Client names in the private /etc/hosts: Cyrus looks them up and logs
+# "login: NAME [ADDR]"; client 2 stays unnamed.  No DNS server is reachable.
+# shellcheck disable=SC2016
+COMMON_SETUP='
+W=$1
+echo "nameserver 127.0.0.1" > /etc/resolv.conf
+printf "192.0.2.2 c1.example.org\n2001:db8::2 c1.example.org\n" >> /etc/hosts
+'
+
+# shellcheck disable=SC2016
+COURIER_SCRIPT='
+echo "courier:x:990:" >> /etc/group
+overlay_adduser courier 990 990 /var/lib/courier
+overlay_adduser demo 2000 2000 /home/demo demopass
+overlay_adduser "$2" 2001 2000 /home/evil "$3"
+for h in /home/demo /home/evil; do
+	mkdir -p $h/Maildir/cur $h/Maildir/new $h/Maildir/tmp
+done
+chown -R 2000:2000 /home/demo /home/evil
+cat "$W/tls/key.pem" "$W/tls/cert.pem" > /etc/courier/pop3d.pem
+cp /etc/courier/pop3d.pem /etc/courier/imapd.pem
+chmod 644 /etc/courier/*.pem	# STLS failed with a 0600 file here
+cp "$4" /etc/courier/dhparams.pem
+# No FAM/Gamin server here: without this each IMAP login waits for it.
+echo IMAP_ENHANCEDIDLE=0 >> /etc/courier/imapd
+mkdir -p /run/courier/authdaemon /var/lib/courier
+/usr/sbin/authdaemond start
+for s in pop3d pop3d-ssl imapd imapd-ssl; do /usr/sbin/$s start; done
+exec sleep 3600
+'
+
+# shellcheck disable=SC2016
+CYRUS_SCRIPT='
+overlay_adduser cyrus 991 8 /var/lib/cyrus
+sed -i "s/^mail:x:8:.*/mail:x:8:cyrus/" /etc/group
+mkdir -p /run/cyrus/socket /run/cyrus/proc /run/cyrus/lock /var/lib/cyrus \
+	/var/spool/cyrus/mail /var/spool/sieve
+cp "$W/tls/cert.pem" /etc/cyrus-cert.pem
+cp "$W/tls/key.pem" /etc/cyrus-key.pem
+chown cyrus:mail /etc/cyrus-*.pem
+# popminpoll 0: the Debian default (1 minute) refuses a second POP3
+# login within a minute *after* logging "User logged in".
+sed -i "s/^popminpoll:.*/popminpoll: 0/" /etc/imapd.conf
+cat >> /etc/imapd.conf <<EOC
+sasl_sasldb_path: /etc/sasldb2
+sasl_mech_list: PLAIN LOGIN
+tls_server_cert: /etc/cyrus-cert.pem
+tls_server_key: /etc/cyrus-key.pem
+EOC
+cat > /etc/cyrus.conf <<EOC
+START {
+	recover cmd="/usr/sbin/cyrus ctl_cyrusdb -r"
+}
+SERVICES {
+	imap cmd="imapd -U 30" listen="143" prefork=0
+	imaps cmd="imapd -s -U 30" listen="993" prefork=0
+	pop3 cmd="pop3d -U 30" listen="110" prefork=0
+	pop3s cmd="pop3d -s -U 30" listen="995" prefork=0
+}
+EVENTS {
+}
+EOC
+echo demopass | saslpasswd2 -p -c -f /etc/sasldb2 demo 2>/dev/null
+printf "%s" "$3" | saslpasswd2 -p -c -f /etc/sasldb2 "$2" 2>/dev/null
+chown cyrus:mail /etc/sasldb2
+chmod 640 /etc/sasldb2
+chown -R cyrus:mail /run/cyrus /var/lib/cyrus /var/spool/cyrus /var/spool/sieve
+/usr/lib/cyrus/bin/makedirs >/dev/null 2>&1
+chown -R cyrus:mail /run/cyrus /var/lib/cyrus /var/spool/cyrus
+exec /usr/sbin/cyrmaster -D
+'
+
+# shellcheck disable=SC2016
+MAILUTILS_SCRIPT='
+overlay_adduser demo 2000 2000 /home/demo demopass
+overlay_adduser "$2" 2001 2000 /home/evil "$3"
+mkdir -p /var/mail && chmod 1777 /var/mail
+# session-id and the acl "log" line are what put the client address in
+# the log at all: Mailutils logs "SID ADDR" from the listener, then
+# "SID user ... logged in" from the session process.
+cat > /etc/mailutils.conf <<EOC
+logging { syslog yes; facility mail; session-id yes; };
+auth { authentication system; authorization system; };
+tls { ssl-certificate-file "$W/tls/cert.pem"; ssl-key-file "$W/tls/key.pem"; };
+tls-file-checks { key-file none; cert-file none; ca-file none; };
+mailbox { mail-spool /var/mail; };
+acl { log from any; allow any; };
+mode daemon;
+foreground yes;
+EOC
+printf "include /etc/mailutils.conf;\nserver \"[::]:110\" { tls-mode stls; };\nserver \"[::]:995\" { tls-mode connection; };\n" > /etc/pop3d.conf
+printf "include /etc/mailutils.conf;\nserver \"[::]:143\" { tls-mode stls; };\nserver \"[::]:993\" { tls-mode connection; };\n" > /etc/imap4d.conf
+pop3d --config-file=/etc/pop3d.conf &
+imap4d --config-file=/etc/imap4d.conf &
+wait
+'
+
+# PORT... each has a listener (dual-stack "*" / "[::]" ones count).
+listening() {
+	local out p
+	out=$(srv ss -Hltn 2>/dev/null | awk '{ print $4 }')
+	for p; do
+		grep -qE ":$p\$" <<<"$out" || return 1
+	done
+}
+
+DHPARAMS=$OVL_CACHE/dhparams.pem
+server_start() {	# SERVER: start it, wait for its four ports
+	local s=$1 script
+	case $s in
+	courier)
+		script=$COURIER_SCRIPT
+		if [ ! -s "$DHPARAMS" ]; then
+			openssl dhparam -dsaparam -out "$DHPARAMS.tmp" 2048 >/dev/null 2>&1 &&
+				mv "$DHPARAMS.tmp" "$DHPARAMS" || return 1
+		fi ;;
+	cyrus) script=$CYRUS_SCRIPT ;;
+	mailutils) script=$MAILUTILS_SCRIPT ;;
+	esac
+	overlay_spawn "$s" "$s" "$DEVLOG" "$COMMON_SETUP$script" "$WORLD" "$EVIL" "$EVILPASS" "$DHPARAMS" ||
+		return 1
+	SERVER_PID=$WORLD_PID
+	world__until 15 listening 110 143 993 995 || {
+		echo "# $s did not come up:"; tail -5 "$WORLD/$s.log" | sed 's/^/#   /'
+		return 1
+	}
+}
+
+# --- logins ----------------------------------------------------------------
+# login NS KIND ADDR USER PASS [OPTIONS]: KIND pop3-login, imap-login,
+# pop3-auth-plain, imap-auth-plain (tests/lib/mailclient.py).  Courier
+# answers a wrong password after 5 s.
+login() {
+	local ns=$1 kind=$2 addr=$3
+	shift 3
+	WORLD_TIMEOUT=8 world_client "$ns" -v "$kind" "$addr" "$@" >"$WORLD/last-login" 2>&1
+}
+# login_ok: the same, showing the dialogue when the login fails.
+login_ok() {
+	login "$@" && return 0
+	sed 's/^/#   /' "$WORLD/last-login"
+	return 1
+}
+
+# The set, or in capture mode nothing to assert.
+granted_now() { [ -z "$CAPTURE" ] && granted "$1"; }
+expect_grant() {	# DESCRIPTION ADDR
+	[ -n "$CAPTURE" ] && return 0
+	check "$1 grants $2" wait_granted "$2" 3
+}
+expect_none() {	# DESCRIPTION ADDR...
+	local a
+	[ -n "$CAPTURE" ] && return 0
+	for a in "${@:2}"; do
+		check_not "$1: $a not granted" granted "$a"
+	done
+}
+reset_set() { [ -n "$CAPTURE" ] || revoke_all; }
+
+# dracd reading the servers' /dev/log, no tap; or the tap only.
+hook_start() {
+	if [ -n "$CAPTURE" ]; then
+		world_spawn devlog srv "$WORLD_PY" "$TOP/tests/lib/devlog.py" "$DEVLOG" "$WORLD/lines.txt"
+		CAPTURE_PID=$WORLD_PID
+		world__until 3 test -S "$DEVLOG"
+		return
+	fi
+	dracd_start -e 10m -o DRAC_TAP=no -o DRAC_LOGHOOK_SOCKET="$DEVLOG"
+}
+hook_stop() {
+	if [ -n "$CAPTURE" ]; then world_stop "$CAPTURE_PID"; else dracd_stop; fi
+}
+
+# log_phase SERVER: logins through the log hook.
+log_phase() {
+	local s=$1 rc
+	reset_set
+	# failures first, side by side (Courier takes 5 s to refuse)
+	login c1 pop3-login "$SRV4" demo wrongpass & local f1=$!
+	login c1 imap-login "$SRV6" demo wrongpass & local f2=$!
+	login c2 pop3-login "$SRV6" "$EVIL" wrongpass & local f3=$!
+	login c2 imap-auth-plain "$SRV4" demo wrongpass & local f4=$!
+	wait $f1; rc=$?
+	[ -n "$CAPTURE" ] || check "$s: POP3 login with a wrong password is refused" test $rc = 1
+	wait $f2 $f3 $f4
+	sleep 0.5	# the server's failure lines reach dracd
+	expect_none "$s: failed logins" "$C1_4" "$C1_6" "$C2_4" "$C2_6" 192.0.2.66
+
+	# successes, one client address each
+	check "$s: POP3 USER/PASS from $C1_4" login_ok c1 pop3-login "$SRV4" demo demopass
+	expect_grant "$s: POP3 USER/PASS over IPv4" "$C1_4"
+	check "$s: IMAP LOGIN from $C1_6" login_ok c1 imap-login "$SRV6" demo demopass
+	expect_grant "$s: IMAP LOGIN over IPv6" "$C1_6"
+	check "$s: POP3S from $C2_4" login_ok c2 pop3-login "$SRV4" demo demopass --tls
+	expect_grant "$s: POP3S over IPv4" "$C2_4"
+	check "$s: IMAP STARTTLS from $C2_6" login_ok c2 imap-login "$SRV6" demo demopass --starttls
+	expect_grant "$s: IMAP STARTTLS over IPv6" "$C2_6"
+	reset_set
+	check "$s: IMAPS AUTHENTICATE PLAIN from $C1_4" login_ok c1 imap-auth-plain "$SRV4" demo demopass --tls
+	expect_grant "$s: IMAPS AUTHENTICATE PLAIN" "$C1_4"
+	check "$s: POP3 STLS from $C2_6" login_ok c2 pop3-login "$SRV6" demo demopass --stls
+	expect_grant "$s: POP3 STLS over IPv6" "$C2_6"
+	reset_set
+	# a user name carrying another address (when the server takes it)
+	if login c2 pop3-login "$SRV4" "$EVIL" "$EVILPASS" --tls ||
+		login c2 imap-auth-plain "$SRV4" "$EVIL" "$EVILPASS" --tls; then
+		expect_grant "$s: POP3S/IMAPS login as '$EVIL'" "$C2_4"
+		sleep 0.3
+		expect_none "$s: the address in the user name" 192.0.2.66
+	else
+		echo "# $s refuses the user name '$EVIL':"
+		sed 's/^/#   /' "$WORLD/last-login"
+	fi
+}
+
+# tap_phase SERVER: plain POP3/IMAP through the same server, seen on the wire.
+tap_phase() {
+	local s=$1 kind fam addr client
+	dracd_start -e 10m -o DRAC_TAP=yes || { nok "$s: dracd with the tap starts"; return; }
+	for kind in pop3-login pop3-auth-plain imap-login imap-auth-plain; do
+		for fam in 4 6; do
+			addr=$SRV4 client=$C1_4
+			[ $fam = 6 ] && addr=$SRV6 client=$C1_6
+			revoke_all
+			login c1 "$kind" "$addr" demo wrongpass
+			check "$s tap: IPv$fam $kind with a wrong password grants nothing" not_granted "$client" 0.3
+			if ! login c1 "$kind" "$addr" demo demopass; then
+				nok "$s tap: IPv$fam $kind succeeds"
+				continue
+			fi
+			if wait_granted "$client" 2; then
+				ok "$s tap: IPv$fam $kind seen on the wire, grants $client"
+			else
+				# Evidence for the protocol machines: the dialogue.
+				echo "skip - $s tap: IPv$fam $kind not granted by the tap (TODO, dialogue below)"
+				world_client c1 -v "$kind" "$addr" demo demopass 2>&1 | sed 's/^/#   /'
+			fi
+		done
+	done
+	dracd_stop
+}
+
+for s in $SERVERS; do
+	if ! overlay_fetch "$s" 2>"$WORLD/fetch.err"; then
+		echo "skip - $s: $(head -1 "$WORLD/fetch.err")"
+		continue
+	fi
+	hook_start || { nok "$s: dracd with the log hook starts"; continue; }
+	if ! server_start "$s"; then
+		nok "$s starts in the overlay"
+		hook_stop
+		continue
+	fi
+	ok "$s runs from its Debian packages in a private overlay"
+	log_phase "$s"
+	hook_stop
+	if [ -n "$CAPTURE" ]; then
+		mkdir -p "$CAPTURE" && cp "$WORLD/lines.txt" "$CAPTURE/$s.txt" && rm -f "$WORLD/lines.txt"
+		cp "$WORLD/$s.log" "$CAPTURE/$s.out" 2>/dev/null
+	else
+		tap_phase "$s"
+	fi
+	overlay_stop "$SERVER_PID"
+done
+t_done
