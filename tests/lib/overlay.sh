@@ -34,7 +34,7 @@ overlay__pkgs() {
 	case $1 in
 	courier) echo courier-base courier-pop courier-imap courier-authdaemon \
 		courier-authlib courier-authlib-userdb libcourier-unicode4 libidn12 \
-		libgamin0 ;;
+		libgamin0 gamin ;;
 	cyrus) echo cyrus-common cyrus-pop3d cyrus-imapd libical3 liblmdb0 \
 		libxapian30 libprotobuf-c1 libfstrm0 libzephyr4 sasl2-bin ;;
 	mailutils) echo mailutils-common libmailutils9 libmu-dbm9 mailutils-pop3d \
