@@ -6,7 +6,8 @@
  *    parses to it), so nothing is made up;
  * 2. the input as a user name inside a real line of every server: the
  *    line either grants the real client or nothing, whatever the name
- *    (for GNU Mailutils after the session's first line named it). */
+ *    (for GNU Mailutils and popa3d after the session's first line named
+ *    it). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,15 +81,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(server, "uw") && strcmp(server, "qpopper"))
 			abort();
 	}
-	/* Mailutils: the input as the name in a session's login line. */
-	{
-		static const char conn[] = "pop3d[1]: 2B1NbiJ9 0:0:0:0:0:FFFF:C000:207";
-		static const char pre[] = "pop3d[2]: 2B1NbiJ9 user `";
-		static const char post[] = "' logged in with mailbox `/var/mail/x' (0 messages)";
-		size_t pl = sizeof(pre) - 1, sl = sizeof(post) - 1;
+	/* Mailutils and popa3d: the input as the name in a session's
+	 * login line. */
+	static const struct {
+		const char *conn, *pre, *post;
+	} sessions[] = {
+		{ "pop3d[1]: 2B1NbiJ9 0:0:0:0:0:FFFF:C000:207", "pop3d[2]: 2B1NbiJ9 user `",
+		  "' logged in with mailbox `/var/mail/x' (0 messages)" },
+		{ "popa3d[7]: Session from 192.0.2.7", "popa3d[7]: Authentication passed for ", "" },
+	};
+	for (size_t t = 0; t < sizeof(sessions) / sizeof(*sessions); t++) {
+		const char *conn = sessions[t].conn, *pre = sessions[t].pre, *post = sessions[t].post;
+		size_t pl = strlen(pre), sl = strlen(post);
 
 		if (pl + size + sl <= LOGPAT_MAX_LINE) {
-			logpat_match(conn, sizeof(conn) - 1, &a, &server);
+			logpat_match(conn, strlen(conn), &a, &server);
 			memcpy(line, pre, pl);
 			memcpy(line + pl, data, size);
 			memcpy(line + pl + size, post, sl);

@@ -20,8 +20,8 @@
 #                                 (world_spawn NAME: output $WORLD/NAME.log,
 #                                 pid WORLD_PID); $1.. are ARGS; DEVLOG is
 #                                 where /dev/log points
-#   overlay_stop PID              TERM (then KILL) every process in the
-#                                 mount namespace of PID (a spawned script):
+#   overlay_stop NAME             TERM (then KILL) every process in the
+#                                 mount namespace of overlay_spawn NAME:
 #                                 the daemons it started, detached or not
 #   overlay_adduser NAME UID GID HOME [PASSWORD]
 #                                 (inside SCRIPT) a passwd/shadow/group
@@ -41,6 +41,8 @@ overlay__pkgs() {
 		mailutils-imap4d guile-3.0-libs libgsasl18 libntlm0 libgssglue1 \
 		libkyotocabinet16v5 liblzo2-2 libmariadb3 mariadb-common mysql-common \
 		libidn12 ;;
+	popa3d) echo popa3d ;;
+	solid-pop3d) echo solid-pop3d liblockfile1 ;;
 	*) return 1 ;;
 	esac
 }
@@ -90,6 +92,9 @@ OVL__PRELUDE='
 set -e
 R=$OVL_ROOT U=$OVL_UPPER
 mkdir -p "$U/etc" "$U/var" "$U/w-etc" "$U/w-var" "$U/olddev"
+# overlay_stop finds every process of this namespace by it, also after
+# a daemon detached and this shell is gone.
+readlink /proc/self/ns/mnt > "$U/mntns"
 # The cache lives under /var, and overlayfs refuses a layer inside
 # another: the packages'"'"' /var is copied into the upper layer instead.
 cp -a "$R/var/." "$U/var/"
@@ -138,8 +143,8 @@ overlay__members() {	# MNTNS: the pids in the server namespace inside it
 }
 
 overlay_stop() {
-	local pid=$1 ns pids i
-	ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) || return 0
+	local name=$1 ns pids i
+	ns=$(cat "$WORLD/ovl-$name/mntns" 2>/dev/null) || return 0
 	pids=$(overlay__members "$ns")
 	[ -n "$pids" ] && kill -TERM $pids 2>/dev/null
 	for ((i = 0; i < 100; i++)); do
@@ -148,6 +153,5 @@ overlay_stop() {
 		sleep 0.05
 	done
 	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-	wait "$pid" 2>/dev/null
 	return 0
 }

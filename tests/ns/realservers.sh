@@ -1,7 +1,8 @@
 #!/bin/bash
 # Real POP3/IMAP servers other than Dovecot, as Debian 12 ships them:
-# Courier (courier-pop, courier-imap), Cyrus (cyrus-pop3d, cyrus-imapd)
-# and GNU Mailutils (mailutils-pop3d, mailutils-imap4d).  Each runs as a
+# Courier (courier-pop, courier-imap), Cyrus (cyrus-pop3d, cyrus-imapd),
+# GNU Mailutils (mailutils-pop3d, mailutils-imap4d) and popa3d (POP3,
+# IPv4, no TLS).  Each runs as a
 # private instance laid over /usr, /etc and /var with overlayfs in a
 # private mount namespace of the server namespace (tests/lib/overlay.sh;
 # the .debs are downloaded once into /var/cache/drac-tests), its
@@ -25,10 +26,11 @@ command -v unshare >/dev/null && command -v apt-get >/dev/null || skip_all "need
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null
 grep -qw overlay /proc/filesystems || skip_all "no overlayfs in this kernel"
 
-SERVERS=${REALSERVERS:-courier cyrus mailutils}
+SERVERS=${REALSERVERS:-courier cyrus mailutils popa3d}
 CAPTURE=${CAPTURE:-}
 # A user name that carries another address, in each server's log syntax.
-EVIL='x [192.0.2.66] y, ip=[192.0.2.66]'
+EVIL_BLANKS='x [192.0.2.66] y, ip=[192.0.2.66]'
+EVIL_NOBLANK='x,ip=[192.0.2.66]'
 EVILPASS=evilpass
 
 world_up || { nok "world_up"; exit 1; }
@@ -143,6 +145,19 @@ listening() {
 	done
 }
 
+# popa3d: POP3 only, no TLS, IPv4 only (Debian's build listens on
+# 0.0.0.0), PAM against the private /etc/shadow.
+# shellcheck disable=SC2016
+POPA3D_SCRIPT='
+overlay_adduser demo 2000 2000 /home/demo demopass
+overlay_adduser "$2" 2001 2000 /home/evil "$3"
+overlay_adduser popa3d 992 992 /var/lib/popa3d
+mkdir -p /var/mail
+touch /var/mail/demo "/var/mail/$2"
+chown 2000 /var/mail/demo "/var/mail/$2"
+exec popa3d -D
+'
+
 DHPARAMS=$OVL_CACHE/dhparams.pem
 server_start() {	# SERVER: start it, wait for its four ports
 	local s=$1 script
@@ -155,11 +170,17 @@ server_start() {	# SERVER: start it, wait for its four ports
 		fi ;;
 	cyrus) script=$CYRUS_SCRIPT ;;
 	mailutils) script=$MAILUTILS_SCRIPT ;;
+	popa3d) script=$POPA3D_SCRIPT ;;
 	esac
+	# FULL: IMAP, TLS and IPv6 besides plain POP3 over IPv4.
+	FULL=1 PORTS="110 143 993 995" TLSOPT=(--tls)
+	EVIL=$EVIL_BLANKS
+	# popa3d takes no blank in a name
+	[ "$s" = popa3d ] && FULL=0 PORTS=110 TLSOPT=() EVIL=$EVIL_NOBLANK
 	overlay_spawn "$s" "$s" "$DEVLOG" "$COMMON_SETUP$script" "$WORLD" "$EVIL" "$EVILPASS" "$DHPARAMS" ||
 		return 1
 	SERVER_PID=$WORLD_PID
-	world__until 15 listening 110 143 993 995 || {
+	world__until 15 listening $PORTS || {
 		echo "# $s did not come up:"; tail -5 "$WORLD/$s.log" | sed 's/^/#   /'
 		return 1
 	}
@@ -219,35 +240,42 @@ log_phase() {
 	local s=$1 rc
 	reset_set
 	# failures first, side by side (Courier takes 5 s to refuse)
-	login c1 pop3-login "$SRV4" demo wrongpass & local f1=$!
-	login c1 imap-login "$SRV6" demo wrongpass & local f2=$!
-	login c2 pop3-login "$SRV6" "$EVIL" wrongpass & local f3=$!
-	login c2 imap-auth-plain "$SRV4" demo wrongpass & local f4=$!
+	local f1 more=()
+	login c1 pop3-login "$SRV4" demo wrongpass & f1=$!
+	login c2 pop3-login "$SRV4" "$EVIL" wrongpass & more+=($!)
+	if [ "$FULL" = 1 ]; then
+		login c1 imap-login "$SRV6" demo wrongpass & more+=($!)
+		login c2 imap-auth-plain "$SRV6" demo wrongpass & more+=($!)
+	fi
 	wait $f1; rc=$?
 	[ -n "$CAPTURE" ] || check "$s: POP3 login with a wrong password is refused" test $rc = 1
-	wait $f2 $f3 $f4
+	wait "${more[@]}"
 	sleep 0.5	# the server's failure lines reach dracd
 	expect_none "$s: failed logins" "$C1_4" "$C1_6" "$C2_4" "$C2_6" 192.0.2.66
 
 	# successes, one client address each
 	check "$s: POP3 USER/PASS from $C1_4" login_ok c1 pop3-login "$SRV4" demo demopass
 	expect_grant "$s: POP3 USER/PASS over IPv4" "$C1_4"
-	check "$s: IMAP LOGIN from $C1_6" login_ok c1 imap-login "$SRV6" demo demopass
-	expect_grant "$s: IMAP LOGIN over IPv6" "$C1_6"
-	check "$s: POP3S from $C2_4" login_ok c2 pop3-login "$SRV4" demo demopass --tls
-	expect_grant "$s: POP3S over IPv4" "$C2_4"
-	check "$s: IMAP STARTTLS from $C2_6" login_ok c2 imap-login "$SRV6" demo demopass --starttls
-	expect_grant "$s: IMAP STARTTLS over IPv6" "$C2_6"
-	reset_set
-	check "$s: IMAPS AUTHENTICATE PLAIN from $C1_4" login_ok c1 imap-auth-plain "$SRV4" demo demopass --tls
-	expect_grant "$s: IMAPS AUTHENTICATE PLAIN" "$C1_4"
-	check "$s: POP3 STLS from $C2_6" login_ok c2 pop3-login "$SRV6" demo demopass --stls
-	expect_grant "$s: POP3 STLS over IPv6" "$C2_6"
+	if [ "$FULL" = 1 ]; then
+		check "$s: IMAP LOGIN from $C1_6" login_ok c1 imap-login "$SRV6" demo demopass
+		expect_grant "$s: IMAP LOGIN over IPv6" "$C1_6"
+		check "$s: POP3S from $C2_4" login_ok c2 pop3-login "$SRV4" demo demopass --tls
+		expect_grant "$s: POP3S over IPv4" "$C2_4"
+		check "$s: IMAP STARTTLS from $C2_6" login_ok c2 imap-login "$SRV6" demo demopass --starttls
+		expect_grant "$s: IMAP STARTTLS over IPv6" "$C2_6"
+		reset_set
+		check "$s: IMAPS AUTHENTICATE PLAIN from $C1_4" login_ok c1 imap-auth-plain "$SRV4" demo demopass --tls
+		expect_grant "$s: IMAPS AUTHENTICATE PLAIN" "$C1_4"
+		check "$s: POP3 STLS from $C2_6" login_ok c2 pop3-login "$SRV6" demo demopass --stls
+		expect_grant "$s: POP3 STLS over IPv6" "$C2_6"
+	else
+		echo "# $s: POP3 over IPv4 without TLS only"
+	fi
 	reset_set
 	# a user name carrying another address (when the server takes it)
-	if login c2 pop3-login "$SRV4" "$EVIL" "$EVILPASS" --tls ||
-		login c2 imap-auth-plain "$SRV4" "$EVIL" "$EVILPASS" --tls; then
-		expect_grant "$s: POP3S/IMAPS login as '$EVIL'" "$C2_4"
+	if login c2 pop3-login "$SRV4" "$EVIL" "$EVILPASS" "${TLSOPT[@]}" ||
+		{ [ "$FULL" = 1 ] && login c2 imap-auth-plain "$SRV4" "$EVIL" "$EVILPASS" --tls; }; then
+		expect_grant "$s: login as '$EVIL'" "$C2_4"
 		sleep 0.3
 		expect_none "$s: the address in the user name" 192.0.2.66
 	else
@@ -271,11 +299,14 @@ tap_phase() {
 	local s=$1 sc i ns addr client pids=() n=0 clients
 	dracd_start -e 10m -o DRAC_TAP=yes || { nok "$s: dracd with the tap starts"; return; }
 	revoke_all	# dracd restores the log phase's grants
+	rm -f "$WORLD"/sc-*.txt
 	# Failures side by side, spread over the four client addresses
 	# (Courier refuses after 5 s and takes 4 connections per address).
 	clients=("c1 $SRV4" "c1 $SRV6" "c2 $SRV4" "c2 $SRV6")
+	[ "$FULL" = 1 ] || clients=("c1 $SRV4" "c2 $SRV4")
 	for sc in pop3-login imap-login $FAIL_SCENARIOS; do
-		read -r ns addr <<<"${clients[n % 4]}"
+		[ "$FULL" = 1 ] || [ "${sc%%-*}" = pop3 ] || continue
+		read -r ns addr <<<"${clients[n % ${#clients[@]}]}"
 		n=$((n + 1))
 		if [ "${sc#*-}" = login ]; then
 			login "$ns" "$sc" "$addr" demo wrongpass &
@@ -291,6 +322,7 @@ tap_phase() {
 		check_not "$s tap: failed and adversarial logins from $client grant nothing" granted "$client"
 	done
 	for sc in $FAIL_SCENARIOS; do
+		[ -e "$WORLD/sc-$sc.txt" ] || continue
 		grep -q "RESULT:.* ok" "$WORLD/sc-$sc.txt" ||
 			echo "# $s answered $sc otherwise than Dovecot: $(grep RESULT "$WORLD/sc-$sc.txt")"
 	done
@@ -301,6 +333,7 @@ tap_phase() {
 			[ "$addr" = "$SRV6" ] && client=$C1_6
 			# scenarios over IPv4 only: the machines are the same
 			[ "$addr" = "$SRV6" ] && [ "${sc#*-}" != login ] && continue
+			[ "$FULL" = 1 ] || { [ "${sc%%-*}" = pop3 ] && [ "$addr" = "$SRV4" ]; } || continue
 			revoke_all
 			if [ "${sc#*-}" = login ]; then
 				login c1 "$sc" "$addr" demo demopass
@@ -308,7 +341,9 @@ tap_phase() {
 				WORLD_TIMEOUT=8 world_scenario c1 "$sc" "$addr" demo demopass >"$WORLD/last-login" 2>&1
 			fi
 			if [ $? -ne 0 ]; then
-				echo "skip - $s tap: $sc over $addr: the server does not take this dialogue"
+				local g=no
+				eventually 1 granted "$client" && g=yes
+				echo "skip - $s tap: $sc over $addr: the server does not take this dialogue (granted: $g)"
 				grep -E '^(S|RESULT):' "$WORLD/last-login" | tail -3 | sed 's/^/#   /'
 				continue
 			fi
@@ -324,7 +359,9 @@ tap_phase() {
 	# LITERAL+ as a client uses it: after CAPABILITY announced it (the
 	# tap only takes "{n+}" from a server that advertised it).
 	revoke_all
-	if world_client c1 raw "$SRV4" 143 read 'send:a0 CAPABILITY\r\n' 'until:^a0 ' \
+	if [ "$FULL" = 0 ]; then
+		:
+	elif world_client c1 raw "$SRV4" 143 read 'send:a0 CAPABILITY\r\n' 'until:^a0 ' \
 		'send:a1 LOGIN {4+}\r\ndemo {8+}\r\ndemopass\r\n' 'expect:^a1 OK' \
 		'send:a2 LOGOUT\r\n' 'until:^a2 ' >"$WORLD/last-login" 2>&1; then
 		check "$s tap: LITERAL+ LOGIN after CAPABILITY grants $C1_4" wait_granted "$C1_4" 2
@@ -354,6 +391,6 @@ for s in $SERVERS; do
 	else
 		tap_phase "$s"
 	fi
-	overlay_stop "$SERVER_PID"
+	overlay_stop "$s"
 done
 t_done
