@@ -47,7 +47,16 @@ overlay__pkgs() {
 	esac
 }
 
+# Two test runs may fetch at once: one unpacks while the other waits.
 overlay_fetch() {
+	mkdir -p "$OVL_CACHE" || return 1
+	(
+		flock 9 || exit 1
+		overlay__fetch "$@"
+	) 9>"$OVL_CACHE/.lock"
+}
+
+overlay__fetch() {
 	local srv=$1 pkgs p missing= root stamp want
 	pkgs=$(overlay__pkgs "$srv") || { echo "overlay: no package list for $srv" >&2; return 1; }
 	mkdir -p "$OVL_CACHE/debs" || return 1
