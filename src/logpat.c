@@ -9,7 +9,8 @@
  * Each matcher reads the client address from a place the name cannot
  * reach: Cyrus writes the address before the name, so it is parsed
  * forwards; GNU Mailutils and popa3d write it in an earlier line of the
- * session (see match_mailutils, match_popa3d); Dovecot, Courier, UW and qpopper write it after the name,
+ * session (see match_mailutils, match_popa3d); Dovecot, Courier, UW and
+ * qpopper write it after the name,
  * so the fixed tail those servers append is parsed from the end of the
  * line backwards, field by field, and whatever is left between the
  * fixed head and the tail is the name.  A name such as
@@ -633,7 +634,7 @@ static int match_mailutils(const struct hdr *h, const char *p, const char *e,
 		return 0;
 	name = p;
 	q = e;
-	if (h->proglen == 5) { /* pop3d */
+	if (h->proglen == 5 && memcmp(h->prog, "pop3d", 5) == 0) {
 		if (!BW(name, &q, ")"))
 			return 0;
 		BW(name, &q, "s");
