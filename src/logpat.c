@@ -8,7 +8,9 @@
  * Inside a message the user name is the only text a client controls.
  * Each matcher reads the client address from a place the name cannot
  * reach: Cyrus writes the address before the name, so it is parsed
- * forwards; Dovecot, Courier, UW and qpopper write it after the name,
+ * forwards; GNU Mailutils and popa3d write it in an earlier line of the
+ * session (see match_mailutils, match_popa3d); Dovecot, Courier, UW and
+ * qpopper write it after the name,
  * so the fixed tail those servers append is parsed from the end of the
  * line backwards, field by field, and whatever is left between the
  * fixed head and the tail is the name.  A name such as
@@ -17,6 +19,7 @@
  * server we read sanitises or escapes them, so their presence means a
  * raw newline could have split a message and started a forged line.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "logpat.h"
@@ -27,6 +30,8 @@ enum {
 	S_CYRUS = 1 << 2,
 	S_UW = 1 << 3,
 	S_QPOPPER = 1 << 4,
+	S_MAILUTILS = 1 << 5,
+	S_POPA3D = 1 << 6,
 };
 
 /* Longest text form of an address (IPv4-mapped IPv6 with dots). */
@@ -178,6 +183,8 @@ struct hdr {
 	const char *msg;
 	const char *prog; /* NULL: Dovecot's own log file, no program */
 	size_t proglen;
+	const char *pid; /* NULL: none written */
+	size_t pidlen;
 };
 
 /* "Nov 27 21:00:00" (day space- or zero-padded). */
@@ -279,8 +286,16 @@ static int fw_tag(const char **p, const char *e, struct hdr *h)
 
 	if (!fw_prog_pid(&q, e, h))
 		return 0;
-	if (FW(&q, e, "[") && (!fw_digits(&q, e, 1, 10) || !FW(&q, e, "]")))
-		return 0;
+	h->pid = NULL;
+	h->pidlen = 0;
+	if (FW(&q, e, "[")) {
+		h->pid = q;
+		if (!fw_digits(&q, e, 1, 10))
+			return 0;
+		h->pidlen = (size_t)(q - h->pid);
+		if (!FW(&q, e, "]"))
+			return 0;
+	}
 	if (!FW(&q, e, ": "))
 		return 0;
 	*p = q;
@@ -298,9 +313,15 @@ static int parse_prefix(const char *p, const char *e, struct hdr *h)
 		/* RFC 5424: VERSION TS HOST APP PROCID MSGID SD MSG */
 		if (!(FW(&p, e, "-") || fw_iso_time(&p, e)) || !FW(&p, e, " ") ||
 		    !fw_run(&p, e, cls_token, 1, 255) || !FW(&p, e, " ") ||
-		    !fw_prog_pid(&p, e, h) || !FW(&p, e, " ") ||
-		    !(FW(&p, e, "-") || fw_digits(&p, e, 1, 10)) || !FW(&p, e, " ") ||
-		    !fw_run(&p, e, cls_token, 1, 32) || !FW(&p, e, " ") ||
+		    !fw_prog_pid(&p, e, h) || !FW(&p, e, " "))
+			return 0;
+		h->pid = p;
+		if (FW(&p, e, "-"))
+			h->pid = NULL;
+		else if (!fw_digits(&p, e, 1, 10))
+			return 0;
+		h->pidlen = h->pid ? (size_t)(p - h->pid) : 0;
+		if (!FW(&p, e, " ") || !fw_run(&p, e, cls_token, 1, 32) || !FW(&p, e, " ") ||
 		    !fw_sd(&p, e) || !FW(&p, e, " "))
 			return 0;
 		FW(&p, e, "\xEF\xBB\xBF");
@@ -334,11 +355,13 @@ static unsigned prog_servers(const struct hdr *h)
 		unsigned servers;
 	} progs[] = {
 		{ "dovecot", S_DOVECOT },
-		{ "pop3d", S_COURIER | S_CYRUS },
+		{ "pop3d", S_COURIER | S_CYRUS | S_MAILUTILS },
 		{ "pop3d-ssl", S_COURIER },
 		{ "imapd", S_COURIER | S_UW | S_CYRUS },
 		{ "imapd-ssl", S_COURIER },
 		{ "ipop3d", S_UW },
+		{ "imap4d", S_MAILUTILS },
+		{ "popa3d", S_POPA3D },
 		{ "imap", S_CYRUS },
 		{ "imaps", S_CYRUS },
 		{ "pop3", S_CYRUS },
@@ -525,12 +548,157 @@ static int match_qpopper(const char *p, const char *e, struct drac_addr *out)
 	return 1;
 }
 
+/* ---- GNU Mailutils pop3d / imap4d ----
+ * Mailutils writes no address in its login lines.  With
+ * `logging { session-id yes; }` and `acl { log from any; }` the
+ * listener logs, before the session process reads a byte,
+ *   SID ADDR                  (ADDR as 192.0.2.2, 0:0:0:0:0:FFFF:C000:202)
+ * and the session process, under the same server-made SID, then logs
+ *   SID user `NAME' logged in with mailbox `PATH' (N message[s])   (pop3d)
+ *   SID user `NAME' logged in (source: MODULE)                      (imap4d)
+ * (checked with Mailutils 3.15).  The address is remembered per
+ * program and SID and handed out once, to that session's login line.
+ * The client controls no byte before the SID and none of the tail, so
+ * a name can neither forge the first line nor change whose address the
+ * second one picks.  A session whose first line was pushed out of the
+ * table (a flood of connections that never log in) grants nothing. */
+#define SESSIONS 1024
+#define MU_SID_MAX 32
+
+/* Sessions whose first line named the client, until their login line.
+ * A ring: the oldest entry makes room, so memory is fixed. */
+struct session {
+	char key[8 + MU_SID_MAX]; /* "pop3d SID", "imap4d SID", "popa3d[PID]"; "" when free */
+	struct drac_addr addr;
+};
+static struct session sess_tab[SESSIONS];
+static size_t sess_next;
+
+static int mu_key(const struct hdr *h, const char *sid, size_t n, char *key)
+{
+	if (!h->prog || h->proglen > 6 || n > MU_SID_MAX)
+		return 0;
+	memcpy(key, h->prog, h->proglen);
+	key[h->proglen] = ' ';
+	memcpy(key + h->proglen + 1, sid, n);
+	key[h->proglen + 1 + n] = '\0';
+	return 1;
+}
+
+static void sess_put(const char *key, const struct drac_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < SESSIONS; i++)
+		if (strcmp(sess_tab[i].key, key) == 0)
+			break;
+	if (i == SESSIONS) {
+		i = sess_next;
+		sess_next = (sess_next + 1) % SESSIONS;
+	}
+	snprintf(sess_tab[i].key, sizeof(sess_tab[i].key), "%s", key);
+	sess_tab[i].addr = *a;
+}
+
+/* Hand out a session's address once. */
+static int sess_take(const char *key, struct drac_addr *out)
+{
+	for (size_t i = 0; i < SESSIONS; i++) {
+		if (sess_tab[i].key[0] && strcmp(sess_tab[i].key, key) == 0) {
+			*out = sess_tab[i].addr;
+			sess_tab[i].key[0] = '\0';
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int match_mailutils(const struct hdr *h, const char *p, const char *e,
+			   struct drac_addr *out)
+{
+	char key[sizeof(sess_tab[0].key)];
+	const char *sid = p, *name, *q, *s;
+	struct drac_addr a;
+
+	if (!fw_run(&p, e, cls_alnum, 1, MU_SID_MAX) || !mu_key(h, sid, (size_t)(p - sid), key) ||
+	    !FW(&p, e, " "))
+		return 0;
+	/* The listener's line: remember, grant nothing. */
+	q = p;
+	if (fw_run(&q, e, cls_addr, 1, ADDR_TEXT_MAX) && q == e) {
+		if (host_addr(p, (size_t)(e - p), &a))
+			sess_put(key, &a);
+		return 0;
+	}
+	if (!FW(&p, e, "user `"))
+		return 0;
+	name = p;
+	q = e;
+	if (h->proglen == 5 && memcmp(h->prog, "pop3d", 5) == 0) {
+		if (!BW(name, &q, ")"))
+			return 0;
+		BW(name, &q, "s");
+		if (!BW(name, &q, " message") || !bw_run(name, &q, cls_digit, 1, 10, &s) ||
+		    !BW(name, &q, "' ("))
+			return 0;
+		/* The mailbox path may hold the name: any "' logged in
+		 * with mailbox `" will do, the SID already said whose. */
+		if (!memmem(name, (size_t)(q - name), "' logged in with mailbox `", 26))
+			return 0;
+	} else if (!BW(name, &q, ")") || !bw_run(name, &q, cls_alnum, 1, 32, &s) ||
+		   !BW(name, &q, "' logged in (source: ")) {
+		return 0;
+	}
+	return sess_take(key, out);
+}
+
+/* ---- popa3d ----
+ * Each session is one process, which logs (checked with popa3d 1.0.3)
+ *   popa3d[PID]: Session from ADDR
+ *   popa3d[PID]: Authentication passed for NAME
+ * (or "Authentication failed for NAME", "Didn't attempt authentication")
+ * so the PID pairs them.  A PID is reused only after its session ended
+ * and, for a stale entry to be picked up, before 1024 later sessions
+ * pushed that entry out of the table, which the PID space (32768 at
+ * least, every fork counts) makes impossible; a failure line forgets
+ * the session at once.  Debian's popa3d listens on IPv4 only. */
+static int match_popa3d(const struct hdr *h, const char *p, const char *e,
+			struct drac_addr *out)
+{
+	char key[sizeof(sess_tab[0].key)];
+	struct drac_addr a;
+	const char *q = p;
+
+	if (!h->pid || h->pidlen > 10)
+		return 0;
+	snprintf(key, sizeof(key), "popa3d[%.*s]", (int)h->pidlen, h->pid);
+	if (FW(&q, e, "Session from ")) {
+		if (fw_run(&q, e, cls_addr, 1, ADDR_TEXT_MAX) && q == e &&
+		    host_addr(p + 13, (size_t)(e - p - 13), &a))
+			sess_put(key, &a);
+		return 0;
+	}
+	if (FW(&q, e, "Authentication failed for ") || FW(&q, e, "Didn't attempt authentication")) {
+		sess_take(key, &a);
+		return 0;
+	}
+	if (!FW(&q, e, "Authentication passed for "))
+		return 0;
+	return sess_take(key, out);
+}
+
+void logpat_reset(void)
+{
+	memset(sess_tab, 0, sizeof(sess_tab));
+	sess_next = 0;
+}
+
 int logpat_match(const char *line, size_t len, struct drac_addr *client,
 		 const char **server)
 {
 	const char *e = line + len;
 	struct drac_addr a;
-	struct hdr h;
+	struct hdr h = { 0 };
 	unsigned servers;
 
 	if (!line || len == 0 || len > LOGPAT_MAX_LINE)
@@ -551,6 +719,10 @@ int logpat_match(const char *line, size_t len, struct drac_addr *client,
 		*server = "uw";
 	} else if ((servers & S_QPOPPER) && match_qpopper(h.msg, e, &a)) {
 		*server = "qpopper";
+	} else if ((servers & S_MAILUTILS) && match_mailutils(&h, h.msg, e, &a)) {
+		*server = "mailutils";
+	} else if ((servers & S_POPA3D) && match_popa3d(&h, h.msg, e, &a)) {
+		*server = "popa3d";
 	} else {
 		return 0;
 	}

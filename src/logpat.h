@@ -22,9 +22,15 @@
 
 /* One complete log line (no newline), any bytes.  Returns 1 and fills
  * *client and *server (static string "dovecot", "courier", "cyrus",
- * "uw", "qpopper") when the line is a successful POP3/IMAP login line,
- * 0 otherwise.  IPv4-mapped IPv6 addresses come back as IPv4. */
+ * "uw", "qpopper", "mailutils", "popa3d") when the line is a successful
+ * POP3/IMAP login line, 0 otherwise.  IPv4-mapped IPv6 addresses come
+ * back as IPv4.  Lines are fed in the order the server wrote them: GNU
+ * Mailutils and popa3d name the client in an earlier line of the same
+ * session, which is remembered here (a bounded table, one per process). */
 int logpat_match(const char *line, size_t len, struct drac_addr *client,
 		 const char **server);
+
+/* Forget the remembered sessions (tests, fuzzing). */
+void logpat_reset(void);
 
 #endif

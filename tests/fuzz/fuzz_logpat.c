@@ -5,7 +5,9 @@
  *    must be written in the line (a run of address characters that
  *    parses to it), so nothing is made up;
  * 2. the input as a user name inside a real line of every server: the
- *    line either grants the real client or nothing, whatever the name. */
+ *    line either grants the real client or nothing, whatever the name
+ *    (for GNU Mailutils and popa3d after the session's first line named
+ *    it). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +71,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *server;
 	struct drac_addr a, want;
 
+	/* Alone, a line grants only an address written in it (Mailutils'
+	 * remembered sessions are forgotten first). */
+	logpat_reset();
 	if (logpat_match((const char *)data, size, &a, &server)) {
 		if (!written_in((const char *)data, size, &a))
 			abort();
 		if (strcmp(server, "dovecot") && strcmp(server, "courier") && strcmp(server, "cyrus") &&
 		    strcmp(server, "uw") && strcmp(server, "qpopper"))
 			abort();
+	}
+	/* Mailutils and popa3d: the input as the name in a session's
+	 * login line. */
+	static const struct {
+		const char *conn, *pre, *post;
+	} sessions[] = {
+		{ "pop3d[1]: 2B1NbiJ9 0:0:0:0:0:FFFF:C000:207", "pop3d[2]: 2B1NbiJ9 user `",
+		  "' logged in with mailbox `/var/mail/x' (0 messages)" },
+		{ "popa3d[7]: Session from 192.0.2.7", "popa3d[7]: Authentication passed for ", "" },
+	};
+	for (size_t t = 0; t < sizeof(sessions) / sizeof(*sessions); t++) {
+		const char *conn = sessions[t].conn, *pre = sessions[t].pre, *post = sessions[t].post;
+		size_t pl = strlen(pre), sl = strlen(post);
+
+		if (pl + size + sl <= LOGPAT_MAX_LINE) {
+			logpat_match(conn, strlen(conn), &a, &server);
+			memcpy(line, pre, pl);
+			memcpy(line + pl, data, size);
+			memcpy(line + pl + size, post, sl);
+			if (logpat_match(line, pl + size + sl, &a, &server) &&
+			    (addr_parse("192.0.2.7", &want) < 0 || !addr_eq(&a, &want)))
+				abort();
+		}
+		logpat_reset();
 	}
 	for (size_t t = 0; t < sizeof(templates) / sizeof(*templates); t++) {
 		size_t pl = strlen(templates[t].pre), sl = strlen(templates[t].post);

@@ -274,6 +274,12 @@ static const struct {
 	{ "Nov 27 21:00:00 mx imapd[1]: Authenticated user=%s host=[2001:db8::7] mech=PLAIN", "2001:db8::7", "uw" },
 	{ "Nov 27 21:00:00 mx in.qpopper[1]: (v4.0.9) POP login by user \"%s\" at (c.example.org) 192.0.2.7 [pop_log.c:244]", "192.0.2.7", "qpopper" },
 	{ "Nov 27 21:00:00 mx qpopper[1]: (v4.0.9) POP login by user \"%s\" at (c.example.org) 192.0.2.7", "192.0.2.7", "qpopper" },
+	/* the real servers' own framing (tests/corpus/logpat/real-*.txt) */
+	{ "<22>Dec  1 23:37:31 pop3d: LOGIN, user=%s, ip=[::ffff:192.0.2.7], port=[38118]", "192.0.2.7", "courier" },
+	{ "<22>Dec  1 23:37:32 imapd: LOGIN, user=%s, ip=[2001:db8::7], port=[48560], protocol=IMAP", "2001:db8::7", "courier" },
+	{ "<22>Dec  1 23:37:36 pop3d-ssl: LOGIN, user=%s, ip=[192.0.2.66], ip=[::ffff:192.0.2.7], port=[56978]", "192.0.2.7", "courier" },
+	{ "<21>Dec  1 23:37:42 cyrus/imaps[22703]: login: [192.0.2.7] %s PLAIN+TLS User logged in SESSIONID=<cyrus-1796168262-22703-1-15727091240484148000>", "192.0.2.7", "cyrus" },
+	{ "<21>Dec  1 23:37:42 cyrus/pop3[22577]: login: c1.example.org [2001:db8::7] %s plaintext User logged in SESSIONID=<cyrus-1796168262-22577-1-6291461064008465641>", "2001:db8::7", "cyrus" },
 };
 
 static const char *const evil_names[] = {
@@ -341,6 +347,214 @@ static void test_injection(void)
 	}
 }
 
+/* Mailutils: the address comes from the session's first line. */
+static void mu_pair(const char *conn, const char *login, const char *want, const char *what)
+{
+	struct drac_addr a;
+	const char *srv = NULL;
+	char buf[ADDR_STRLEN];
+	int m;
+
+	if (conn)
+		T_OK(!logpat_match(conn, strlen(conn), &a, &srv), "no grant: %.150s", conn);
+	m = logpat_match(login, strlen(login), &a, &srv);
+	if (!want) {
+		T_OK(!m, "%s: no grant", what);
+		if (m)
+			printf("#   granted %s: %s\n", addr_fmt(&a, buf, sizeof(buf)), login);
+		return;
+	}
+	T_OK(m, "%s: match", what);
+	if (m) {
+		T_EQ_STR(addr_fmt(&a, buf, sizeof(buf)), want, "  address");
+		T_EQ_STR(srv, "mailutils", "  server");
+	}
+}
+
+#define MU_C4 "<22>Dec  1 23:37:44 pop3d[23290]: 2B1NbiJ9 0:0:0:0:0:FFFF:C000:207"
+#define MU_POK "<22>Dec  1 23:37:44 pop3d[23308]: 2B1NbiJ9 user `demo' logged in with mailbox `/var/mail/demo' (0 messages)"
+#define MU_C6 "<22>Dec  1 23:37:44 imap4d[23291]: 2B1NbijA 2001:DB8:0:0:0:0:0:7"
+#define MU_IOK "<22>Dec  1 23:37:44 imap4d[23325]: 2B1NbijA user `demo' logged in (source: system)"
+
+static void test_mailutils(void)
+{
+	char conn[300], line[1200];
+
+	logpat_reset();
+	mu_pair(NULL, MU_POK, NULL, "login line without its session's first line");
+	mu_pair(MU_C4, MU_POK, "192.0.2.7", "pop3d session");
+	mu_pair(NULL, MU_POK, NULL, "the same login line again");
+	mu_pair(MU_C6, MU_IOK, "2001:db8::7", "imap4d session");
+	mu_pair(MU_C4, "<22>Dec  1 23:37:44 imap4d[23308]: 2B1NbiJ9 user `demo' logged in (source: system)",
+		NULL, "imap4d login under a pop3d session id");
+	mu_pair(MU_C4, "<22>Dec  1 23:37:44 pop3d[23308]: 2B1NbiJ8 user `demo' logged in with mailbox `/var/mail/demo' (0 messages)",
+		NULL, "another session id");
+	mu_pair(MU_C4, "<22>Dec  1 23:37:44 pop3d[23308]: 2B1NbiJ9 user `demo' logged in with mailbox `/var/mail/demo' (1 message)",
+		"192.0.2.7", "one message");
+	/* failures and the other lines of a session */
+	static const char *const no[] = {
+		"<22>Dec  1 23:36:06 pop3d[3765]: 2B1NbiJ9 user `demo': authentication failed",
+		"<22>Dec  1 23:36:07 imap4d[3810]: 2B1NbiJ9 login failed: demo",
+		"<21>Dec  1 23:36:07 imap4d[3795]: 2B1NbiJ9 GSASL error: Error authenticating user",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9 POP3 login: user `demo', source system",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9 session ended for user: demo",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9 user `x' logged in with mailbox `/var/mail/x' (0 messages)': authentication failed",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9 user `demo' logged in with mailbox `/var/mail/demo' (0 messages) ",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9 user `demo' logged in with mailbox `/var/mail/demo' (x messages)",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9 user `demo' logged in (source: system)",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9  user `demo' logged in with mailbox `/var/mail/demo' (0 messages)",
+		"<22>Dec  1 23:36:08 pop3d[3995]: 2B1NbiJ9 user demo logged in with mailbox `/var/mail/demo' (0 messages)",
+		"<22>Dec  1 23:36:08 dovecot[3995]: 2B1NbiJ9 user `demo' logged in with mailbox `/var/mail/demo' (0 messages)",
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+		mu_pair(i ? NULL : MU_C4, no[i], NULL, no[i] + 36);
+	logpat_reset();
+	/* a first line that is not just an address is not remembered */
+	static const char *const badconn[] = {
+		"<22>Dec  1 23:37:44 pop3d[23290]: 2B1NbiJ9 192.0.2.7 x",
+		"<22>Dec  1 23:37:44 pop3d[23290]: 2B1NbiJ9 192.0.2.7 ",
+		"<22>Dec  1 23:37:44 pop3d[23290]: 2B1NbiJ9 [192.0.2.7]",
+		"<22>Dec  1 23:37:44 pop3d[23290]: 2B1NbiJ9 192.0.2.300",
+		"<22>Dec  1 23:37:44 pop3d[23290]: 2B1NbiJ9 ::ffff:192.0.2.7:110",
+		"<22>Dec  1 23:37:44 pop3d[23290]: 2B1N-iJ9 192.0.2.7",
+		"<22>Dec  1 23:37:44 pop3d[23290]: 192.0.2.7",
+	};
+	for (size_t i = 0; i < sizeof(badconn) / sizeof(*badconn); i++)
+		mu_pair(badconn[i], MU_POK, NULL, badconn[i] + 34);
+	/* a flood of sessions that never log in pushes an old one out */
+	logpat_reset();
+	mu_pair(MU_C4, MU_POK, "192.0.2.7", "before a flood");
+	{
+		struct drac_addr a;
+		const char *srv;
+
+		logpat_match(MU_C4, strlen(MU_C4), &a, &srv);
+		for (int i = 0; i < 1024; i++) {
+			snprintf(conn, sizeof(conn), "<22>Dec  1 23:37:44 pop3d[1]: F%07d 192.0.2.99", i);
+			logpat_match(conn, strlen(conn), &a, &srv);
+		}
+		mu_pair(NULL, MU_POK, NULL, "after 1024 other sessions");
+	}
+	/* hostile names in both login lines */
+	for (size_t n = 0; n < sizeof(evil_names) / sizeof(*evil_names); n++) {
+		snprintf(line, sizeof(line),
+			 "<22>Dec  1 23:37:44 pop3d[23308]: 2B1NbiJ9 user `%s' logged in with mailbox `/var/mail/%s' (0 messages)",
+			 evil_names[n], evil_names[n]);
+		mu_pair(MU_C4, line, "192.0.2.7", evil_names[n]);
+		snprintf(line, sizeof(line),
+			 "<22>Dec  1 23:37:44 imap4d[23325]: 2B1NbijA user `%s' logged in (source: system)", evil_names[n]);
+		mu_pair(MU_C6, line, "2001:db8::7", evil_names[n]);
+		/* a name that makes a failure line end like a login line */
+		snprintf(line, sizeof(line),
+			 "<22>Dec  1 23:37:44 pop3d[23308]: 2B1NbiJ9 user `%s' logged in with mailbox `/var/mail/x' (0 messages)': authentication failed",
+			 evil_names[n]);
+		mu_pair(MU_C4, line, NULL, evil_names[n]);
+	}
+	logpat_reset();
+}
+
+/* popa3d: one process per session, the PID pairs its lines. */
+static void test_popa3d(void)
+{
+	char line[1200];
+	struct drac_addr a;
+	const char *srv;
+
+#define PP_C "<30>Dec  1 23:54:39 popa3d[24610]: Session from 192.0.2.7"
+#define PP_OK "<30>Dec  1 23:54:39 popa3d[24610]: Authentication passed for demo"
+	logpat_reset();
+	expect(PP_OK, NULL, NULL);
+	expect(PP_C, NULL, NULL);
+	expect(PP_OK, "192.0.2.7", "popa3d");
+	expect(PP_OK, NULL, NULL); /* once */
+	expect(PP_C, NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[24611]: Authentication passed for demo", NULL, NULL);
+	expect("Dec  1 23:54:39 mx popa3d[24610]: Authentication passed for demo", "192.0.2.7", "popa3d");
+	expect(PP_C, NULL, NULL);
+	expect("<29>Dec  1 23:54:38 popa3d[24610]: Authentication failed for demo", NULL, NULL);
+	expect(PP_OK, NULL, NULL); /* a failure forgets the session */
+	expect(PP_C, NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[24610]: Didn't attempt authentication", NULL, NULL);
+	expect(PP_OK, NULL, NULL);
+	expect(PP_C, NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d: Authentication passed for demo", NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[24610]: Authentication passed for", NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[24610]: Authentication passed for demo", "192.0.2.7", "popa3d");
+	expect("<30>Dec  1 23:54:39 popa3d[1]: Session from 192.0.2.7 x", NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[1]: Authentication passed for demo", NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[1]: Session from host.example.org", NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[1]: Authentication passed for demo", NULL, NULL);
+	expect("<30>Dec  1 23:54:39 popa3d[2]: Session from 2001:db8::7", NULL, NULL);
+	expect("<30>1 2026-12-01T23:54:39Z mx popa3d 2 - - Authentication passed for demo", "2001:db8::7", "popa3d");
+	expect("<30>Dec  1 23:54:39 popa3d[3]: Session from 192.0.2.7", NULL, NULL);
+	expect("<30>Dec  1 23:54:39 pop3d[3]: Authentication passed for demo", NULL, NULL);
+	expect("<30>1 2026-12-01T23:54:39Z mx popa3d - - - Authentication passed for demo", NULL, NULL);
+	for (size_t n = 0; n < sizeof(evil_names) / sizeof(*evil_names); n++) {
+		expect(PP_C, NULL, NULL);
+		snprintf(line, sizeof(line), "<30>Dec  1 23:54:39 popa3d[24610]: Authentication passed for %s", evil_names[n]);
+		expect(line, "192.0.2.7", "popa3d");
+		/* a name cannot make a session line */
+		snprintf(line, sizeof(line), "<29>Dec  1 23:54:39 popa3d[24699]: Authentication failed for %s", evil_names[n]);
+		expect(line, NULL, NULL);
+		T_OK(!logpat_match(PP_OK, strlen(PP_OK), &a, &srv), "  nothing left behind (%s)", evil_names[n]);
+	}
+	logpat_reset();
+}
+
+/* Captured lines of the real servers, fed in order: each line grants
+ * exactly the address written before its tab, or nothing ("-"). */
+static void test_real_fixtures(void)
+{
+	static const char *const servers[] = { "courier", "cyrus", "mailutils", "popa3d" };
+	const char *top = getenv("DRAC_TOP");
+
+	for (size_t i = 0; i < sizeof(servers) / sizeof(*servers); i++) {
+		char path[512], *buf = NULL, abuf[ADDR_STRLEN];
+		size_t cap = 0, bad = 0, grants = 0, want_grants = 0;
+		ssize_t n;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/tests/corpus/logpat/real-%s.txt", top ? top : ".",
+			 servers[i]);
+		f = fopen(path, "r");
+		T_OK(f != NULL, "fixture %s", path);
+		if (!f)
+			continue;
+		logpat_reset();
+		while ((n = getline(&buf, &cap, f)) > 0) {
+			char *tab, *line;
+			struct drac_addr a;
+			const char *srv = NULL;
+			int m;
+
+			if (buf[n - 1] == '\n')
+				buf[--n] = '\0';
+			if (n == 0 || buf[0] == '#' || !(tab = strchr(buf, '\t')))
+				continue;
+			*tab = '\0';
+			line = tab + 1;
+			m = logpat_match(line, strlen(line), &a, &srv);
+			if (strcmp(buf, "-") != 0)
+				want_grants++;
+			if (m)
+				grants++;
+			if (m ? strcmp(buf, addr_fmt(&a, abuf, sizeof(abuf))) != 0 ||
+					strcmp(srv, servers[i]) != 0
+			      : strcmp(buf, "-") != 0) {
+				bad++;
+				printf("#   want %s, got %s (%s): %s\n", buf, m ? abuf : "-",
+				       m ? srv : "", line);
+			}
+		}
+		free(buf);
+		fclose(f);
+		T_EQ_INT(bad, 0, "%s: every captured line grants what it must", servers[i]);
+		T_OK(want_grants >= 2 && grants == want_grants, "%s: %zu logins granted", servers[i],
+		     grants);
+	}
+	logpat_reset();
+}
+
 static void test_limits(void)
 {
 	struct drac_addr a;
@@ -387,6 +601,9 @@ int main(void)
 	test_dovecot_fields();
 	test_other_servers();
 	test_injection();
+	test_mailutils();
+	test_popa3d();
+	test_real_fixtures();
 	test_limits();
 	return T_DONE();
 }
