@@ -225,9 +225,12 @@ hook_start() {
 		world__until 3 test -S "$DEVLOG"
 		return
 	fi
-	# Cyrus sends as its own uid (991, made by overlay_adduser above).
+	# Cyrus sends as its own uid (991, made by overlay_adduser above);
+	# Mailutils and popa3d send their success line after switching to
+	# the mail user (demo 2000, the hostile name 2001): measured, and
+	# documented in the README as what makes them forgeable.
 	dracd_start -e 10m -o DRAC_TAP=no -o DRAC_LOGHOOK_SOCKET="$DEVLOG" \
-		-o DRAC_LOGHOOK_UIDS="0 991" || return 1
+		-o DRAC_LOGHOOK_UIDS="0 991 2000 2001" || return 1
 	# dracd makes it 0660 root:root; Cyrus logs as cyrus:mail, so the
 	# socket's group is mail, as a deployment without a syslog daemon
 	# in between would set it.
