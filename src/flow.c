@@ -51,6 +51,7 @@
  * not open a new connection. */
 #define PEND_MS 3000
 #define TAINT_SLOTS 1024
+#define TAINT_WAYS 4
 #define DEFAULT_IDLE_MS (10 * 60 * 1000)
 #define NIL UINT32_MAX
 
@@ -75,12 +76,14 @@ struct flow {
 	uint8_t state, list, proto, carried;
 	uint16_t ckept;      /* valid bytes in ring */
 	uint8_t pend;        /* a client SYN with pisn awaits the server's answer */
+	uint8_t ooo;         /* client bytes wait in the server's out-of-order queue */
 	uint8_t ts_ok;       /* both SYNs carried timestamps: PAWS applies */
 	uint8_t c_ts;        /* the client's SYN carried one */
 	uint8_t c_ws;        /* window scale of the client's SYN, or PKT_NO_WSCALE */
 	uint8_t s_ws;        /* scale the server applies to its window (0: none) */
 	uint32_t ts_syn;     /* the SYN's timestamp */
 	uint32_t pisn;
+	uint32_t ooo_seq;    /* the lowest sequence number among them */
 	uint32_t sack;       /* highest ACK the server sent: its rcv_wup is no lower */
 	uint64_t done_ms;    /* last flow_config.done call */
 	uint64_t pend_ms;    /* when the pending SYN came */
@@ -108,7 +111,15 @@ struct flow_table {
 	uint32_t used, free, count; /* high-water mark, free list, live */
 	struct flow_lru lru[L_COUNT];
 	uint32_t epoch;
-	uint64_t taint[TAINT_SLOTS]; /* last fragment time + 1, by source */
+	/* Sources that sent fragments or unreadable packets: TAINT_WAYS
+	 * exact entries per slot, and when all are taken by live others,
+	 * the whole slot (last time + 1). */
+	struct taint {
+		uint8_t a[16];
+		uint8_t family;
+		uint64_t t; /* time + 1 */
+	} taint[TAINT_SLOTS][TAINT_WAYS];
+	uint64_t taint_all[TAINT_SLOTS];
 	bool md5_drops; /* this kernel drops TCP-MD5 segments for keyless sockets */
 };
 
@@ -310,14 +321,45 @@ static uint32_t taint_slot(const struct flow_table *ft, int family, const uint8_
 	return (uint32_t)siphash(ft->key, b, sizeof(b)) & (TAINT_SLOTS - 1);
 }
 
+static void taint_add(struct flow_table *ft, const struct drac_addr *a, uint64_t now_ms)
+{
+	uint32_t slot = taint_slot(ft, a->family, a->a);
+	struct taint *w = ft->taint[slot], *free = NULL;
+
+	for (int i = 0; i < TAINT_WAYS; i++) {
+		if (w[i].t && w[i].family == a->family && memcmp(w[i].a, a->a, 16) == 0) {
+			w[i].t = now_ms + 1;
+			return;
+		}
+		if (!free && (!w[i].t || w[i].t - 1 + TAINT_MS < now_ms))
+			free = &w[i];
+	}
+	if (!free) {
+		ft->taint_all[slot] = now_ms + 1;
+		return;
+	}
+	memcpy(free->a, a->a, 16);
+	free->family = (uint8_t)a->family;
+	free->t = now_ms + 1;
+}
+
 /* A fragment from this client within TAINT_MS of the flow's life may
- * have been reassembled into bytes we never saw.  Slots are shared, so
- * a collision can refuse a grant; it never makes one. */
+ * have been reassembled into bytes we never saw.  A slot whose ways are
+ * all taken taints everyone in it: that can refuse a grant, never make
+ * one. */
 static bool flow_tainted(const struct flow_table *ft, const struct flow *f)
 {
-	uint64_t t = ft->taint[taint_slot(ft, f->key.family, f->key.caddr)];
+	uint32_t slot = taint_slot(ft, f->key.family, f->key.caddr);
+	const struct taint *w = ft->taint[slot];
+	uint64_t t = ft->taint_all[slot];
 
-	return t && t - 1 + TAINT_MS >= f->born_ms;
+	if (t && t - 1 + TAINT_MS >= f->born_ms)
+		return true;
+	for (int i = 0; i < TAINT_WAYS; i++)
+		if (w[i].t && w[i].family == f->key.family && memcmp(w[i].a, f->key.caddr, 16) == 0 &&
+		    w[i].t - 1 + TAINT_MS >= f->born_ms)
+			return true;
+	return false;
 }
 
 /* Per-flow steps */
@@ -453,9 +495,12 @@ static int client_drops(struct flow_table *ft, const struct flow *f, const struc
 	if (f->ts_ok && p->ts && !(p->flags & TCP_RST) &&
 	    (int32_t)(f->ts_syn - PAWS_SLACK - p->tsval) > 0)
 		return flow_discard(ft, paws);
-	/* tcp_sequence: wholly before rcv_wup, or starting past the right
-	 * edge of the largest window the server can have offered. */
-	if (seq_before(end, f->sack) || seq_after(p->seq, f->cnext + maxwin))
+	/* tcp_sequence: starting past the right edge of the largest window
+	 * the server can have offered, or wholly before the connection's
+	 * first byte.  (Old bytes inside the connection are compared with
+	 * what we kept instead: two strings for one range never grant.) */
+	if (seq_after(p->seq, f->cnext + maxwin) ||
+	    (end != p->seq && !seq_after(end, f->cisn + 1)))
 		return flow_discard(ft, window);
 	if (p->flags & TCP_RST)
 		return 0;
@@ -509,9 +554,15 @@ static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *
 		return 0;
 	}
 	if (seq_after(p->seq, f->cnext)) {
-		/* In the window past a hole: the server queues it out of
-		 * order and may take it later. */
-		flow_abort(ft, f, gaps);
+		/* Maybe in the window, past a hole: the server queues it out
+		 * of order, and takes it if the hole is ever filled up to it.
+		 * Until then it changes nothing (a blind spoof far ahead
+		 * cannot end the session). */
+		if (p->seglen || (p->flags & TCP_FIN)) {
+			if (!f->ooo || seq_before(p->seq, f->ooo_seq))
+				f->ooo_seq = p->seq;
+			f->ooo = 1;
+		}
 		return 0;
 	}
 	back = f->cnext - p->seq;
@@ -538,6 +589,13 @@ static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *
 	}
 	if (!n)
 		return 0;
+	/* The hole before queued bytes is filled: they join the stream
+	 * and we never parsed them.  (Wholly covered ones would be dropped,
+	 * but we keep only where the first starts.) */
+	if (f->ooo && !seq_before(f->cnext + n, f->ooo_seq)) {
+		flow_abort(ft, f, gaps);
+		return 0;
+	}
 	keep = n < FLOW_KEEP ? n : FLOW_KEEP;
 	for (i = n - keep; i < n; i++)
 		f->ring[(f->cnext + i) & (FLOW_KEEP - 1)] = p->data[old + i];
@@ -714,14 +772,14 @@ int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *
 	case PKT_FRAGMENT:
 		ft->st.fragments++;
 		if (!outgoing)
-			ft->taint[taint_slot(ft, p.src.family, p.src.a)] = now_ms + 1;
+			taint_add(ft, &p.src, now_ms);
 		return 0;
 	case PKT_UNKNOWN:
 		/* The kernel may hand this to TCP and we cannot read it:
 		 * no flow of this client may grant for a while. */
 		ft->st.unknown++;
 		if (!outgoing && p.src.family)
-			ft->taint[taint_slot(ft, p.src.family, p.src.a)] = now_ms + 1;
+			taint_add(ft, &p.src, now_ms);
 		return 0;
 	case PKT_NOT_TCP:
 		ft->st.ignored++;
