@@ -87,6 +87,8 @@ static void add(struct wire *w, int family, bool out, const uint8_t *caddr,
 	t[12] = 5 << 4;
 	t[13] = flags;
 	memcpy(t + 20, data, dl);
+	/* flow_packet verifies it, as Linux's TCP does. */
+	pkt_csum_fill(family, b, ip + 20 + dl);
 	w->off = arena_used;
 	w->len = ip + 20 + dl;
 	w->out = out;
