@@ -2,10 +2,12 @@
 # bench/tap_loss.sh - what it takes to make the tap lose packets, and
 # whether real logins are still granted meanwhile.
 #
-# NFLOG loss makes every flow with client bytes in flight (taken by us,
-# not yet acknowledged by the server) unable to grant: a lost packet may
-# have been the copy the server really took.  An attacker who can cause
-# loss at the right moment can deny a grant.  Here senders in the
+# NFLOG loss makes every flow alive at that moment unable to grant: a
+# lost packet may have been the copy of some client bytes the server
+# really took where we then see another (even after the server ACKed
+# nothing yet, the real copy lost and a decoy for the same range seen
+# next would pass every later check).  So an attacker who can cause loss
+# can deny the grants of logins under way at that moment.  Here senders in the
 # second client namespace flood the POP3 port with spoofed-source
 # segments that carry payload (hping3 -A -d 64 --rand-source), each one
 # logged by the tap, with 1, 2 and 4 senders, while a real client logs
