@@ -77,8 +77,6 @@ struct flow {
 	uint16_t ckept;      /* valid bytes in ring */
 	uint8_t pend;        /* a client SYN with pisn awaits the server's answer */
 	uint8_t ooo;         /* client bytes wait in the server's out-of-order queue */
-	uint8_t exposed;     /* we took client bytes the server has not acknowledged */
-	uint8_t lossy;       /* the capture lost packets while exposed: no grant */
 	uint8_t ts_ok;       /* both SYNs carried timestamps: PAWS applies */
 	uint8_t c_ts;        /* the client's SYN carried one */
 	uint8_t c_ws;        /* window scale of the client's SYN, or PKT_NO_WSCALE */
@@ -91,7 +89,7 @@ struct flow {
 	uint64_t pend_ms;    /* when the pending SYN came */
 	uint32_t cisn, cnext; /* client: initial and next expected sequence */
 	uint32_t sisn, snext; /* server */
-	uint32_t epoch;      /* ft->epoch when client bytes became unacknowledged */
+	uint32_t epoch;      /* ft->epoch at SYN: capture losses since? */
 	uint64_t born_ms, last_ms;
 	uint8_t ring[FLOW_KEEP]; /* client byte at seq s sits at s % FLOW_KEEP */
 	union {
@@ -598,12 +596,6 @@ static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *
 		flow_abort(ft, f, gaps);
 		return 0;
 	}
-	/* Until the server acknowledges these, a lost capture packet may
-	 * have been the other copy of them that it really took. */
-	if (!f->exposed) {
-		f->exposed = 1;
-		f->epoch = ft->epoch;
-	}
 	keep = n < FLOW_KEEP ? n : FLOW_KEEP;
 	for (i = n - keep; i < n; i++)
 		f->ring[(f->cnext + i) & (FLOW_KEEP - 1)] = p->data[old + i];
@@ -679,14 +671,6 @@ static int flow_server(struct flow_table *ft, struct flow *f, const struct pkt *
 		}
 		if (seq_after(p->ack, f->sack))
 			f->sack = p->ack;
-		/* All we took is acknowledged: a packet lost from now on
-		 * either carried old bytes the server drops, or new ones
-		 * its next ACK would show as a gap. */
-		if (f->exposed && p->ack == f->cnext) {
-			if (f->epoch != ft->epoch)
-				f->lossy = 1;
-			f->exposed = 0;
-		}
 	}
 	if (!len)
 		return 0;
@@ -872,11 +856,9 @@ int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *
 	}
 
 	if (granted) {
-		bool lost = f->lossy || (f->exposed && f->epoch != ft->epoch);
-
-		if (lost || flow_tainted(ft, f)) {
+		if (f->epoch != ft->epoch || flow_tainted(ft, f)) {
 			ft->st.refused++;
-			flow_say(f, lost ? "login seen, but tap packets were lost while its bytes were in flight"
+			flow_say(f, f->epoch != ft->epoch ? "login seen, but tap packets were lost meanwhile"
 							  : "login seen, but IP fragments or unreadable packets came from this client");
 			granted = 0;
 		} else {

@@ -113,12 +113,10 @@ int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *
 /* Drop flows idle for idle_ms or more. */
 void flow_expire(struct flow_table *ft, uint64_t now_ms);
 
-/* The capture lost packets (NFLOG sequence gap, ENOBUFS).  A lost packet
- * may have been the copy of some client bytes the server really took
- * where we saw another: every flow with client bytes the server has not
- * yet acknowledged becomes unable to grant (it is not ended).  Flows with
- * nothing in flight are unaffected: a lost packet of theirs either
- * carried old bytes the server drops or shows as a gap later.  O(1). */
+/* The capture lost packets (NFLOG sequence gap, ENOBUFS): no flow alive
+ * now may grant (it is not ended), since a lost packet may have been the
+ * real copy of bytes for which we then see a decoy, and nothing later
+ * would tell.  O(1); flows opened afterwards are unaffected. */
 void flow_lost(struct flow_table *ft);
 
 const struct flow_stats *flow_stats(const struct flow_table *ft);

@@ -629,9 +629,9 @@ static void test_abort_paths(int family)
 	c = conn(ft, family, POP3, 40008);
 	pop3_upto_pass(&c);
 	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: flows after the loss grant", fam(family));
-	/* A loss while nothing of the client's is unacknowledged: a lost
-	 * packet of this flow would show as a gap, so it still grants.
-	 * (Before: every flow alive at the loss was refused.) */
+	/* Even with nothing of the client's unacknowledged at the loss:
+	 * the real PASS lost, a decoy PASS for the same range seen next,
+	 * and the server's ACK covers both alike. */
 	c = conn(ft, family, POP3, 40017);
 	handshake(&c);
 	s_send(&c, "+OK ready\r\n");
@@ -639,16 +639,7 @@ static void test_abort_paths(int family)
 	s_send(&c, "+OK\r\n");
 	flow_lost(ft);
 	c_send(&c, "PASS secret\r\n");
-	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: loss with nothing in flight: grant", fam(family));
-	/* A loss while USER was unanswered taints the flow for good. */
-	c = conn(ft, family, POP3, 40018);
-	handshake(&c);
-	s_send(&c, "+OK ready\r\n");
-	c_send(&c, "USER bob\r\n");
-	flow_lost(ft);
-	s_send(&c, "+OK\r\n");
-	c_send(&c, "PASS secret\r\n");
-	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "%s: loss while bytes were in flight: no grant", fam(family));
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "%s: loss with nothing in flight: still no grant", fam(family));
 
 	/* A fragment from the client's address. */
 	c = conn(ft, family, POP3, 40009);
