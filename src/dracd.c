@@ -127,6 +127,15 @@ static void on_flow_done(void *arg, const struct flow_tuple *t)
 	tapdone_add(d->tapdone, t);
 }
 
+/* After the grants of this loop iteration are committed (the gate's
+ * idle hook runs first): finished connections leave the tap. */
+static void tapdone_idle(void *arg)
+{
+	struct dracd *d = arg;
+
+	tapdone_flush(d->tapdone);
+}
+
 static void flow_tick(void *arg)
 {
 	struct dracd *d = arg;
@@ -484,6 +493,7 @@ int main(int argc, char **argv)
 	d.gate = gate_new(d.loop, &d.s, d.s.tap, empty);
 	if (!d.gate)
 		return 1;
+	loop_on_idle(d.loop, tapdone_idle, &d);
 	if (apply_sources(&d, NULL, &d.s) < 0)
 		return 1;
 	/* Made once: after dropping privileges it could not be made again

@@ -1,11 +1,12 @@
 /* tapdone.c - add finished connections to inet drac done / done6.
  *
- * One element per finished connection, sent as its own small batch
- * without asking for an ack: a finished login happens once per
- * connection, and a lost add only means the tap keeps copying that
- * connection.  Errors come back on the socket anyway and are read
- * without blocking.  The key is the set's concatenation: each field
- * padded to 4 bytes (address, port, address, port).
+ * Finished connections are queued and sent as one batch per loop
+ * iteration (tapdone_flush, after the grants are committed: this is
+ * never on a login's path), without asking for acks: a lost add only
+ * means the tap keeps copying that connection.  Errors come back on the
+ * socket anyway and are read without blocking.  The key is the set's
+ * concatenation: each field padded to 4 bytes (address, port, address,
+ * port).
  */
 #include "nftset.h" /* first: glibc's netinet/in.h before linux/in.h */
 
@@ -24,12 +25,19 @@
 #include "log.h"
 #include "tapdone.h"
 
+#define TAPDONE_QUEUE 128
+
 struct tapdone {
 	struct mnl_socket *nl;
 	uint32_t seq;
 	bool warned;
 	struct tapdone_stats st;
-	char buf[8192];
+	unsigned n;
+	struct {
+		uint8_t key[40];
+		uint8_t len, family;
+	} q[TAPDONE_QUEUE];
+	char buf[TAPDONE_QUEUE * 128 + 4096];
 };
 
 struct tapdone *tapdone_open(void)
@@ -89,19 +97,15 @@ static void drain(struct tapdone *td)
 
 void tapdone_add(struct tapdone *td, const struct flow_tuple *t)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	struct mnl_nlmsg_batch *b;
-	struct nlmsghdr *nlh;
-	uint8_t key[40];
 	size_t al = t->family == AF_INET ? 4 : 16, k = 0;
+	uint8_t *key;
 
-	if (!td || !s || !e) {
-		nftnl_set_free(s);
-		nftnl_set_elem_free(e);
+	if (!td)
 		return;
-	}
-	memset(key, 0, sizeof(key));
+	if (td->n == TAPDONE_QUEUE)
+		tapdone_flush(td);
+	key = td->q[td->n].key;
+	memset(key, 0, sizeof(td->q[0].key));
 	memcpy(key + k, t->caddr, al);
 	k += al;
 	key[k] = t->cport >> 8, key[k + 1] = t->cport & 0xff;
@@ -110,29 +114,66 @@ void tapdone_add(struct tapdone *td, const struct flow_tuple *t)
 	k += al;
 	key[k] = t->sport >> 8, key[k + 1] = t->sport & 0xff;
 	k += 4;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFTSET_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, t->family == AF_INET ? TAPDONE_V4 : TAPDONE_V6);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)k);
-	/* Both, or a live element's timer is not restarted. */
-	nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, TAPDONE_TIMEOUT_MS);
-	nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_EXPIRATION, TAPDONE_TIMEOUT_MS);
-	nftnl_set_elem_add(s, e);
+	td->q[td->n].len = (uint8_t)k;
+	td->q[td->n].family = (uint8_t)t->family;
+	td->n++;
+}
 
+static struct nftnl_set *set_of(struct tapdone *td, int family)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	unsigned i;
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFTSET_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, family == AF_INET ? TAPDONE_V4 : TAPDONE_V6);
+	for (i = 0; i < td->n; i++) {
+		struct nftnl_set_elem *e;
+
+		if (td->q[i].family != family || !(e = nftnl_set_elem_alloc()))
+			continue;
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, td->q[i].key, td->q[i].len);
+		/* Both, or a live element's timer is not restarted. */
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, TAPDONE_TIMEOUT_MS);
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_EXPIRATION, TAPDONE_TIMEOUT_MS);
+		nftnl_set_elem_add(s, e);
+	}
+	return s;
+}
+
+void tapdone_flush(struct tapdone *td)
+{
+	struct mnl_nlmsg_batch *b;
+	unsigned n4 = 0;
+
+	if (!td || !td->n)
+		return;
+	for (unsigned i = 0; i < td->n; i++)
+		n4 += td->q[i].family == AF_INET;
 	b = mnl_nlmsg_batch_start(td->buf, sizeof(td->buf));
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b), td->seq++);
 	mnl_nlmsg_batch_next(b);
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWSETELEM, NFPROTO_INET,
-				    NLM_F_CREATE, td->seq++);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	mnl_nlmsg_batch_next(b);
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct nftnl_set *s;
+		struct nlmsghdr *nlh;
+
+		if ((v6 ? td->n - n4 : n4) == 0 || !(s = set_of(td, v6 ? AF_INET6 : AF_INET)))
+			continue;
+		nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWSETELEM,
+					    NFPROTO_INET, NLM_F_CREATE, td->seq++);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		mnl_nlmsg_batch_next(b);
+		nftnl_set_free(s);
+	}
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), td->seq++);
 	mnl_nlmsg_batch_next(b);
 	if (mnl_socket_sendto(td->nl, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
 		td->st.errors++;
 	else
-		td->st.added++;
+		td->st.added += td->n;
 	mnl_nlmsg_batch_stop(b);
-	nftnl_set_free(s);
+	td->n = 0;
 	drain(td);
 }
 

@@ -24,9 +24,11 @@ struct tapdone_stats {
 
 struct tapdone *tapdone_open(void);
 void tapdone_close(struct tapdone *td);
-/* Add or refresh one 4-tuple; never blocks.  Errors are counted and
- * named in the log once. */
+/* Queue an add-or-refresh of one 4-tuple; tapdone_flush sends what is
+ * queued in one batch and never blocks.  Errors are counted and named
+ * in the log once. */
 void tapdone_add(struct tapdone *td, const struct flow_tuple *t);
+void tapdone_flush(struct tapdone *td);
 const struct tapdone_stats *tapdone_stats(const struct tapdone *td);
 
 #endif
