@@ -766,7 +766,7 @@ int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *
 	int proto, granted = 0, close = C_KEEP;
 
 	ft->st.packets++;
-	switch (pkt_parse(&p, family, pkt, len)) {
+	switch (pkt_parse_head(&p, family, pkt, len)) {
 	case PKT_OK:
 		break;
 	case PKT_FRAGMENT:
@@ -788,12 +788,6 @@ int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *
 		ft->st.malformed++;
 		return 0;
 	}
-	/* The local stack fills in checksums late (CHECKSUM_PARTIAL): on
-	 * loopback only a local process can have sent it. */
-	if (p.csum == CSUM_PARTIAL && (how & FLOW_LOCAL))
-		p.csum = CSUM_OK;
-	else if (p.csum == CSUM_PARTIAL && !outgoing)
-		ft->st.partial++;
 	if (outgoing) {
 		client = &p.dst, cport = p.dport;
 		server = &p.src, sport = p.sport;
@@ -809,12 +803,25 @@ int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *
 	key_make(&k, family, client, cport, server, sport);
 	h = key_hash(ft, &k);
 
+	/* The checksum is summed only for what the client sends to a
+	 * tracked flow (or a SYN): the server's own packets are not yet
+	 * summed at the output hook.  The local stack fills in checksums
+	 * late (CHECKSUM_PARTIAL): on loopback only a local process can
+	 * have sent one in that form. */
+	idx = flow_lookup(ft, &k, h);
+	if (!outgoing && ((p.flags & TCP_SYN) || (idx != NIL && ft->e[idx].state != ST_DONE))) {
+		pkt_verify(&p, family, pkt);
+		if (p.csum == CSUM_PARTIAL && (how & FLOW_LOCAL))
+			p.csum = CSUM_OK;
+		else if (p.csum == CSUM_PARTIAL)
+			ft->st.partial++;
+	}
+
 	/* Only the client's SYN makes a flow: it gives the client ISN. */
 	if (!outgoing && (p.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN) {
 		flow_open(ft, &k, h, proto, &p, now_ms);
 		return 0;
 	}
-	idx = flow_lookup(ft, &k, h);
 	if (idx == NIL) {
 		ft->st.ignored++;
 		if (p.datalen)

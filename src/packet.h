@@ -52,6 +52,7 @@ struct pkt {
 	bool md5;            /* TCP-MD5 signature (RFC 2385, kind 19) */
 	bool ao;             /* TCP-AO (RFC 5925, kind 29) */
 	uint32_t tsval, tsecr;
+	size_t l4off, l4len; /* the TCP segment in the buffer, as claimed */
 };
 
 enum pkt_result {
@@ -71,6 +72,11 @@ enum pkt_result {
 /* family is AF_INET or AF_INET6 (the NFLOG nfgen_family).  p is always
  * fully written; on anything but PKT_OK only src/dst may be meaningful. */
 enum pkt_result pkt_parse(struct pkt *p, int family, const uint8_t *buf, size_t len);
+/* The same without the checksum (csum stays CSUM_UNKNOWN), and the
+ * checksum alone afterwards: the flow table sums only the segments it
+ * has to judge, not a flood's. */
+enum pkt_result pkt_parse_head(struct pkt *p, int family, const uint8_t *buf, size_t len);
+void pkt_verify(struct pkt *p, int family, const uint8_t *buf);
 
 const char *pkt_result_name(enum pkt_result r);
 
