@@ -123,25 +123,43 @@ static void print_tap(FILE *f, const struct settings *s)
 		"\t# A client SYN first deletes its 4-tuple from the finished\n"
 		"\t# connections, so a new connection is copied from its start;\n"
 		"\t# the rest of a finished one is not copied, but SYN, FIN, RST.\n"
-		"\tchain tap_in {\n"
-		"\t\tmeta l4proto != tcp return\n"
-		"\t\ttcp dport != ");
-	print_ports(f, s);
-	fprintf(f, " return\n"
-		"\t\ttcp flags & (syn | ack) == syn delete @%s { ip saddr . tcp sport . ip daddr . tcp dport }\n"
-		"\t\ttcp flags & (syn | ack) == syn delete @%s { ip6 saddr . tcp sport . ip6 daddr . tcp dport }\n"
-		"\t\ttcp flags & (syn | fin | rst) == 0 ip saddr . tcp sport . ip daddr . tcp dport @%s accept\n"
-		"\t\ttcp flags & (syn | fin | rst) == 0 ip6 saddr . tcp sport . ip6 daddr . tcp dport @%s accept\n"
-		"\t\tjump tap\n\t}\n"
-		"\t# Server to client: what the local server really sent.\n"
-		"\tchain tap_out {\n"
-		"\t\tmeta l4proto != tcp return\n"
-		"\t\ttcp sport != ", TAPDONE_V4, TAPDONE_V6, TAPDONE_V4, TAPDONE_V6);
-	print_ports(f, s);
-	fprintf(f, " return\n"
-		"\t\ttcp flags & (syn | fin | rst) == 0 ip daddr . tcp dport . ip saddr . tcp sport @%s accept\n"
-		"\t\ttcp flags & (syn | fin | rst) == 0 ip6 daddr . tcp dport . ip6 saddr . tcp sport @%s accept\n"
-		"\t\tjump tap\n\t}\n"
+		"\t# Every rule names the ports: what matches none (another port,\n"
+		"\t# a non-first IPv6 fragment) falls through uncopied.\n"
+		"\tchain tap_in {\n");
+	for (int r = 0; r < 5; r++) {
+		static const char *const rule[] = {
+			"tcp flags & (syn | ack) == syn delete @" TAPDONE_V4
+			" { ip saddr . tcp sport . ip daddr . tcp dport }",
+			"tcp flags & (syn | ack) == syn delete @" TAPDONE_V6
+			" { ip6 saddr . tcp sport . ip6 daddr . tcp dport }",
+			"tcp flags & (syn | fin | rst) == 0 ip saddr . tcp sport . ip daddr . tcp dport @"
+			TAPDONE_V4 " accept",
+			"tcp flags & (syn | fin | rst) == 0 ip6 saddr . tcp sport . ip6 daddr . tcp dport @"
+			TAPDONE_V6 " accept",
+			"jump tap",
+		};
+
+		fputs("\t\ttcp dport ", f);
+		print_ports(f, s);
+		fprintf(f, " %s\n", rule[r]);
+	}
+	fputs("\t}\n"
+	      "\t# Server to client: what the local server really sent.\n"
+	      "\tchain tap_out {\n", f);
+	for (int r = 0; r < 3; r++) {
+		static const char *const rule[] = {
+			"tcp flags & (syn | fin | rst) == 0 ip daddr . tcp dport . ip saddr . tcp sport @"
+			TAPDONE_V4 " accept",
+			"tcp flags & (syn | fin | rst) == 0 ip6 daddr . tcp dport . ip6 saddr . tcp sport @"
+			TAPDONE_V6 " accept",
+			"jump tap",
+		};
+
+		fputs("\t\ttcp sport ", f);
+		print_ports(f, s);
+		fprintf(f, " %s\n", rule[r]);
+	}
+	fprintf(f, "\t}\n"
 		"\t# SYN, FIN and RST open and close flows; of the rest only\n"
 		"\t# segments that may carry payload: pure ACKs of the usual\n"
 		"\t# header sizes are skipped.  Everything else is copied, also\n"
@@ -156,7 +174,7 @@ static void print_tap(FILE *f, const struct settings *s)
 		"\t\tip6 nexthdr tcp ip6 length 32 tcp doff 8 accept\n"
 		"\t\t%s\n"
 		"\t}\n"
-		"}\n", TAPDONE_V4, TAPDONE_V6, log, log);
+		"}\n", log, log);
 }
 
 void ruleset_print(const struct settings *s, bool tap, FILE *f)
