@@ -25,6 +25,7 @@
 #include "ruleset.h"
 #include "settings.h"
 #include "tap.h"
+#include "tapdone.h"
 
 #define FLOW_IDLE_MS 120000
 #define MAX_OVERRIDES 64
@@ -48,6 +49,7 @@ struct dracd {
 	struct rpcfwd *fwd;
 	struct control *control;
 	struct policy *policy;
+	struct tapdone *tapdone;
 };
 
 static void usage(FILE *f)
@@ -98,7 +100,7 @@ bad:
 	return -1;
 }
 
-static void on_packet(void *arg, int family, bool outgoing, const uint8_t *pkt, size_t len)
+static void on_packet(void *arg, int family, unsigned how, const uint8_t *pkt, size_t len)
 {
 	struct dracd *d = arg;
 	const struct tap_stats *ts = tap_stats(d->tap);
@@ -111,8 +113,29 @@ static void on_packet(void *arg, int family, bool outgoing, const uint8_t *pkt, 
 		flow_lost(d->flows);
 	}
 
-	if (flow_packet(d->flows, family, outgoing, pkt, len, loop_now(), &g) == 1)
+	how = (how & TAP_OUT ? FLOW_OUT : 0) | (how & TAP_LO ? FLOW_LOCAL : 0);
+	if (flow_packet(d->flows, family, how, pkt, len, loop_now(), &g) == 1)
 		gate_grant(&g.client, SRC_NFLOG, d->gate);
+}
+
+/* The flow table is done with a connection: the tap chains may stop
+ * copying it (bulk transfers after a login). */
+static void on_flow_done(void *arg, const struct flow_tuple *t)
+{
+	struct dracd *d = arg;
+
+	if (!d->tapdone && !(d->tapdone = tapdone_open()))
+		return;
+	tapdone_add(d->tapdone, t);
+}
+
+/* After the grants of this loop iteration are committed (the gate's
+ * idle hook runs first): finished connections leave the tap. */
+static void tapdone_idle(void *arg)
+{
+	struct dracd *d = arg;
+
+	tapdone_flush(d->tapdone);
 }
 
 static void flow_tick(void *arg)
@@ -144,6 +167,8 @@ static void stop_sources(struct dracd *d)
 	d->flow_timer = NULL;
 	flow_free(d->flows);
 	d->flows = NULL;
+	tapdone_close(d->tapdone);
+	d->tapdone = NULL;
 }
 
 static bool same_ports(const uint16_t *a, unsigned na, const uint16_t *b, unsigned nb)
@@ -205,7 +230,8 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 	int rc = 0;
 
 	if (s->tap && (!old || !old->tap || !flows_same(old, s) || !d->flows)) {
-		struct flow_config fc = { .max_flows = s->max_flows, .idle_ms = FLOW_IDLE_MS };
+		struct flow_config fc = { .max_flows = s->max_flows, .idle_ms = FLOW_IDLE_MS,
+					  .done = on_flow_done, .done_arg = d };
 		struct flow_table *ft;
 
 		memcpy(fc.pop3_ports, s->pop3_ports, sizeof(fc.pop3_ports));
@@ -386,8 +412,25 @@ static void status_json(void *arg, FILE *f)
 		json_u64(f, "conflict", fs->conflicts, true);
 		json_u64(f, "overflow", fs->overflow, true);
 		json_u64(f, "aborted", fs->aborted, true);
-		json_u64(f, "evicted", fs->evicted, false);
-		fputs("}}", f);
+		json_u64(f, "evicted", fs->evicted, true);
+		json_u64(f, "unknown", fs->unknown, true);
+		json_u64(f, "truncated", fs->truncated, true);
+		json_u64(f, "csum_partial", fs->partial, false);
+		fputs("},\"discarded\":{", f);
+		json_u64(f, "all", fs->discarded, true);
+		json_u64(f, "bad_csum", fs->bad_csum, true);
+		json_u64(f, "no_ack", fs->no_ack, true);
+		json_u64(f, "md5", fs->md5, true);
+		json_u64(f, "window", fs->window, true);
+		json_u64(f, "paws", fs->paws, true);
+		json_u64(f, "bad_ack", fs->bad_ack, true);
+		json_u64(f, "rst", fs->rst_ignored, true);
+		json_u64(f, "syn", fs->syn_ignored, true);
+		json_u64(f, "fin", fs->fin_ignored, false);
+		fputs("},", f);
+		json_u64(f, "done_added", d->tapdone ? tapdone_stats(d->tapdone)->added : 0, true);
+		json_u64(f, "done_errors", d->tapdone ? tapdone_stats(d->tapdone)->errors : 0, false);
+		fputs("}", f);
 	}
 	if (d->loghook) {
 		const struct loghook_stats *ls = loghook_stats(d->loghook);
@@ -507,6 +550,7 @@ int main(int argc, char **argv)
 	d.gate = gate_new(d.loop, &d.s, d.s.tap, empty);
 	if (!d.gate)
 		return 1;
+	loop_on_idle(d.loop, tapdone_idle, &d);
 	if (apply_sources(&d, NULL, &d.s) < 0)
 		return 1;
 	/* Made once: after dropping privileges it could not be made again

@@ -2,15 +2,30 @@
  * expiry, feeding the POP3/IMAP machines their two byte streams
  *
  * The tap sees packets before the server's TCP has judged them, so a
- * client can show us bytes the server drops (bad checksum, bad ACK) and
- * then send other bytes at the same sequence.  Hence: bytes only in
- * order, no gap ever skipped, the last FLOW_KEEP client bytes kept and
- * every retransmit compared with them, and a server ACK beyond what we
- * saw ends the flow.  The table is one array reserved at flow_new, a
- * keyed hash over the 4-tuple, and three LRU lists for eviction.
+ * client can show us bytes the server drops and then send other bytes
+ * at the same sequence (Ptacek and Newsham's insertion and evasion).
+ * Two rules keep us on the server's side of that:
+ *  - a client segment is dropped here only where Linux certainly drops
+ *    it (bad checksum, TCP-MD5 without a key, no ACK, wholly old or far
+ *    beyond any window it can have offered, an ACK of unsent bytes, a
+ *    timestamp far older than the SYN's); everything else is taken.
+ *  - whatever we took that the server did not is caught when the bytes
+ *    it really took arrive for the same sequence range: every client
+ *    byte before the decision is compared with what we kept (FLOW_KEEP),
+ *    and a range we cannot compare, a hole, a truncated copy or a server
+ *    ACK beyond what we saw ends the flow without a grant.
+ * So a dropped-only-here segment cannot hide bytes, and a spoofed one
+ * Linux ignores (RST or FIN out of sequence, a SYN, data out of window)
+ * cannot end a live session.  The table is one array reserved at
+ * flow_new, a keyed hash over the 4-tuple, and three LRU lists for
+ * eviction.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -28,7 +43,15 @@
 /* An IPv6 fragment can wait this long in the server's reassembly queue
  * (ip6frag_time): the bytes it completes are bytes we never saw. */
 #define TAINT_MS 60000
+/* A SYN's timestamp minus this is below anything the server can hold as
+ * ts_recent (it may step back by one per segment before the handshake
+ * completes): an older one fails PAWS for certain. */
+#define PAWS_SLACK (1u << 24)
+/* A server answers a SYN at once: one it left this long unanswered did
+ * not open a new connection. */
+#define PEND_MS 3000
 #define TAINT_SLOTS 1024
+#define TAINT_WAYS 4
 #define DEFAULT_IDLE_MS (10 * 60 * 1000)
 #define NIL UINT32_MAX
 
@@ -52,6 +75,18 @@ struct flow {
 	uint32_t prev, next; /* LRU list */
 	uint8_t state, list, proto, carried;
 	uint16_t ckept;      /* valid bytes in ring */
+	uint8_t pend;        /* a client SYN with pisn awaits the server's answer */
+	uint8_t ooo;         /* client bytes wait in the server's out-of-order queue */
+	uint8_t ts_ok;       /* both SYNs carried timestamps: PAWS applies */
+	uint8_t c_ts;        /* the client's SYN carried one */
+	uint8_t c_ws;        /* window scale of the client's SYN, or PKT_NO_WSCALE */
+	uint8_t s_ws;        /* scale the server applies to its window (0: none) */
+	uint32_t ts_syn;     /* the SYN's timestamp */
+	uint32_t pisn;
+	uint32_t ooo_seq;    /* the lowest sequence number among them */
+	uint32_t sack;       /* highest ACK the server sent: its rcv_wup is no lower */
+	uint64_t done_ms;    /* last flow_config.done call */
+	uint64_t pend_ms;    /* when the pending SYN came */
 	uint32_t cisn, cnext; /* client: initial and next expected sequence */
 	uint32_t sisn, snext; /* server */
 	uint32_t epoch;      /* ft->epoch at SYN: capture losses since? */
@@ -76,7 +111,16 @@ struct flow_table {
 	uint32_t used, free, count; /* high-water mark, free list, live */
 	struct flow_lru lru[L_COUNT];
 	uint32_t epoch;
-	uint64_t taint[TAINT_SLOTS]; /* last fragment time + 1, by source */
+	/* Sources that sent fragments or unreadable packets: TAINT_WAYS
+	 * exact entries per slot, and when all are taken by live others,
+	 * the whole slot (last time + 1). */
+	struct taint {
+		uint8_t a[16];
+		uint8_t family;
+		uint64_t t; /* time + 1 */
+	} taint[TAINT_SLOTS][TAINT_WAYS];
+	uint64_t taint_all[TAINT_SLOTS];
+	bool md5_drops; /* this kernel drops TCP-MD5 segments for keyless sockets */
 };
 
 /* SipHash-2-4 (Aumasson, Bernstein): keyed, so flooding one bucket
@@ -277,22 +321,70 @@ static uint32_t taint_slot(const struct flow_table *ft, int family, const uint8_
 	return (uint32_t)siphash(ft->key, b, sizeof(b)) & (TAINT_SLOTS - 1);
 }
 
+static void taint_add(struct flow_table *ft, const struct drac_addr *a, uint64_t now_ms)
+{
+	uint32_t slot = taint_slot(ft, a->family, a->a);
+	struct taint *w = ft->taint[slot], *free = NULL;
+
+	for (int i = 0; i < TAINT_WAYS; i++) {
+		if (w[i].t && w[i].family == a->family && memcmp(w[i].a, a->a, 16) == 0) {
+			w[i].t = now_ms + 1;
+			return;
+		}
+		if (!free && (!w[i].t || w[i].t - 1 + TAINT_MS < now_ms))
+			free = &w[i];
+	}
+	if (!free) {
+		ft->taint_all[slot] = now_ms + 1;
+		return;
+	}
+	memcpy(free->a, a->a, 16);
+	free->family = (uint8_t)a->family;
+	free->t = now_ms + 1;
+}
+
 /* A fragment from this client within TAINT_MS of the flow's life may
- * have been reassembled into bytes we never saw.  Slots are shared, so
- * a collision can refuse a grant; it never makes one. */
+ * have been reassembled into bytes we never saw.  A slot whose ways are
+ * all taken taints everyone in it: that can refuse a grant, never make
+ * one. */
 static bool flow_tainted(const struct flow_table *ft, const struct flow *f)
 {
-	uint64_t t = ft->taint[taint_slot(ft, f->key.family, f->key.caddr)];
+	uint32_t slot = taint_slot(ft, f->key.family, f->key.caddr);
+	const struct taint *w = ft->taint[slot];
+	uint64_t t = ft->taint_all[slot];
 
-	return t && t - 1 + TAINT_MS >= f->born_ms;
+	if (t && t - 1 + TAINT_MS >= f->born_ms)
+		return true;
+	for (int i = 0; i < TAINT_WAYS; i++)
+		if (w[i].t && w[i].family == f->key.family && memcmp(w[i].a, f->key.caddr, 16) == 0 &&
+		    w[i].t - 1 + TAINT_MS >= f->born_ms)
+			return true;
+	return false;
 }
 
 /* Per-flow steps */
+
+static void flow_tell_done(struct flow_table *ft, struct flow *f, uint64_t now_ms)
+{
+	struct flow_tuple t;
+
+	if (!ft->cfg.done)
+		return;
+	t.family = f->key.family;
+	t.caddr = f->key.caddr;
+	t.saddr = f->key.saddr;
+	t.cport = f->key.cport;
+	t.sport = f->key.sport;
+	f->done_ms = now_ms;
+	ft->st.done_calls++;
+	ft->cfg.done(ft->cfg.done_arg, &t);
+}
 
 static void flow_finish(struct flow_table *ft, struct flow *f)
 {
 	f->state = ST_DONE;
 	lru_move(ft, f, L_DONE);
+	flow_tell_done(ft, f, f->last_ms);
 }
 
 /* dracd -d says why a connection ended without a grant: the answer to
@@ -318,6 +410,16 @@ static void flow_abort_(struct flow_table *ft, struct flow *f, uint64_t *why, co
 
 /* flow_abort(ft, f, counter): count it under that name and say so. */
 #define flow_abort(ft, f, field) flow_abort_(ft, f, &(ft)->st.field, #field)
+
+/* A client segment the server's TCP drops: counted, nothing changes. */
+static int discard_(struct flow_table *ft, uint64_t *why)
+{
+	ft->st.discarded++;
+	(*why)++;
+	return 1;
+}
+
+#define flow_discard(ft, field) discard_(ft, &(ft)->st.field)
 
 static int flow_feed(struct flow_table *ft, struct flow *f, enum proto_dir dir,
 		     const uint8_t *data, size_t len)
@@ -362,21 +464,105 @@ static int flow_feed(struct flow_table *ft, struct flow *f, enum proto_dir dir,
 	}
 }
 
-static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *p)
+static inline bool seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+static inline bool seq_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* What flow_client decided about a segment besides its bytes. */
+enum { C_KEEP, C_CLOSE };
+
+/* Does Linux's TCP certainly drop this client segment of an open flow?
+ * The order follows tcp_v4_rcv and tcp_rcv_established; each test is
+ * one where our knowledge bounds the kernel's state from the safe side
+ * (sack <= rcv_wup, cnext >= rcv_nxt unless a gap shows, snext ==
+ * snd_nxt).  Returns 0 or the counter it was discarded under (nonzero). */
+static int client_drops(struct flow_table *ft, const struct flow *f, const struct pkt *p)
+{
+	uint32_t end = p->seq + (uint32_t)p->seglen + !!(p->flags & TCP_FIN);
+	uint32_t maxwin = 65535u << f->s_ws;
+
+	if (p->csum == CSUM_BAD)
+		return flow_discard(ft, bad_csum);
+	if (p->md5 && ft->md5_drops)
+		return flow_discard(ft, md5);
+	/* PAWS is not applied to RST (RFC 7323 5.3). */
+	if (f->ts_ok && p->ts && !(p->flags & TCP_RST) &&
+	    (int32_t)(f->ts_syn - PAWS_SLACK - p->tsval) > 0)
+		return flow_discard(ft, paws);
+	/* tcp_sequence: starting past the right edge of the largest window
+	 * the server can have offered, or wholly before the connection's
+	 * first byte.  (Old bytes inside the connection are compared with
+	 * what we kept instead: two strings for one range never grant.) */
+	if (seq_after(p->seq, f->cnext + maxwin) ||
+	    (end != p->seq && !seq_after(end, f->cisn + 1)))
+		return flow_discard(ft, window);
+	if (p->flags & TCP_RST)
+		return 0;
+	if (!(p->flags & TCP_ACK))
+		return flow_discard(ft, no_ack);
+	if (seq_after(p->ack, f->snext))
+		return flow_discard(ft, bad_ack);
+	return 0;
+}
+
+static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *p, int *close)
 {
 	uint32_t back, old, n, i, keep;
 	size_t len = p->datalen;
 
-	/* Data before the server's SYN-ACK: the server drops it too. */
-	if (f->state != ST_OPEN || !len || (p->flags & TCP_SYN))
+	*close = C_KEEP;
+	if (f->state == ST_SYN) {
+		/* Before the SYN-ACK only an exact RST can matter; data
+		 * then is dropped by the server too. */
+		if ((p->flags & TCP_RST) && p->seq == f->cnext && p->csum != CSUM_BAD)
+			*close = C_CLOSE;
 		return 0;
+	}
+	if (f->state != ST_OPEN)
+		return 0;
+	if (client_drops(ft, f, p))
+		return 0;
+	/* RFC 5961 3.2: only an RST exactly at rcv_nxt resets; any other
+	 * in the window draws a challenge ACK. */
+	if (p->flags & TCP_RST) {
+		if (p->seq == f->cnext)
+			*close = C_CLOSE;
+		else
+			flow_discard(ft, rst_ignored);
+		return 0;
+	}
+	/* RFC 5961 4.2: a SYN on an open connection draws a challenge ACK. */
+	if (p->flags & TCP_SYN) {
+		flow_discard(ft, syn_ignored);
+		return 0;
+	}
+	/* From here on the server may take these bytes: whatever we cannot
+	 * compare with what we took before ends the flow. */
+	if (p->truncated) {
+		flow_abort(ft, f, truncated);
+		return 0;
+	}
 	/* The urgent byte leaves the server's in-line stream. */
-	if (p->flags & TCP_URG) {
+	if ((p->flags & TCP_URG) && len) {
 		flow_abort(ft, f, urgent);
 		return 0;
 	}
-	if ((int32_t)(p->seq - f->cnext) > 0) {
-		flow_abort(ft, f, gaps);
+	if (seq_after(p->seq, f->cnext)) {
+		/* Maybe in the window, past a hole: the server queues it out
+		 * of order, and takes it if the hole is ever filled up to it.
+		 * Until then it changes nothing (a blind spoof far ahead
+		 * cannot end the session). */
+		if (p->seglen || (p->flags & TCP_FIN)) {
+			if (!f->ooo || seq_before(p->seq, f->ooo_seq))
+				f->ooo_seq = p->seq;
+			f->ooo = 1;
+		}
 		return 0;
 	}
 	back = f->cnext - p->seq;
@@ -394,14 +580,55 @@ static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *
 		}
 	}
 	n = (uint32_t)len - old;
+	/* A FIN counts where it sits: right after the new bytes, at the
+	 * sequence the server expects next. */
+	if ((p->flags & TCP_FIN) && back <= len) {
+		*close = C_CLOSE;
+	} else if (p->flags & TCP_FIN) {
+		flow_discard(ft, fin_ignored);
+	}
 	if (!n)
 		return 0;
+	/* The hole before queued bytes is filled: they join the stream
+	 * and we never parsed them.  (Wholly covered ones would be dropped,
+	 * but we keep only where the first starts.) */
+	if (f->ooo && !seq_before(f->cnext + n, f->ooo_seq)) {
+		flow_abort(ft, f, gaps);
+		return 0;
+	}
 	keep = n < FLOW_KEEP ? n : FLOW_KEEP;
 	for (i = n - keep; i < n; i++)
 		f->ring[(f->cnext + i) & (FLOW_KEEP - 1)] = p->data[old + i];
 	f->cnext += n;
 	f->ckept = f->ckept + keep < FLOW_KEEP ? f->ckept + keep : FLOW_KEEP;
 	return flow_feed(ft, f, DIR_TO_SERVER, p->data + old, n);
+}
+
+/* A new connection on this 4-tuple (the server answered a new SYN):
+ * start over with the new ISNs. */
+static void flow_restart(struct flow_table *ft, struct flow *f, const struct pkt *p)
+{
+	struct flow_key k = f->key;
+	uint32_t hash = f->hash, hnext = f->hnext, prev = f->prev, next = f->next;
+	uint8_t list = f->list, proto = f->proto;
+	uint64_t born = f->last_ms;
+
+	memset(f, 0, offsetof(struct flow, ring));
+	f->key = k;
+	f->hash = hash, f->hnext = hnext, f->prev = prev, f->next = next, f->list = list;
+	f->proto = proto;
+	f->state = ST_SYN;
+	f->cisn = p->ack - 1;
+	f->cnext = p->ack;
+	f->epoch = ft->epoch;
+	f->born_ms = f->last_ms = born;
+	f->c_ws = PKT_NO_WSCALE;
+	if (proto == M_POP3)
+		pop3_init(&f->m.pop3);
+	else
+		imap_init(&f->m.imap);
+	ft->st.replaced++;
+	lru_move(ft, f, L_FRESH);
 }
 
 static int flow_server(struct flow_table *ft, struct flow *f, const struct pkt *p)
@@ -412,10 +639,15 @@ static int flow_server(struct flow_table *ft, struct flow *f, const struct pkt *
 	if (p->flags & TCP_SYN) {
 		if (!(p->flags & TCP_ACK))
 			return 0;
+		if (f->pend && p->ack == f->pisn + 1)
+			flow_restart(ft, f, p);
 		if (f->state == ST_SYN && p->ack == f->cnext) {
 			f->sisn = p->seq;
 			f->snext = p->seq + 1;
+			f->sack = p->ack;
 			f->state = ST_OPEN;
+			f->ts_ok = f->c_ts && p->ts;
+			f->s_ws = f->c_ws != PKT_NO_WSCALE && p->wscale != PKT_NO_WSCALE ? p->wscale : 0;
 		} else if (f->state == ST_SYN || p->seq != f->sisn) {
 			/* Answers a SYN we did not see. */
 			flow_abort(ft, f, conflicts);
@@ -427,14 +659,22 @@ static int flow_server(struct flow_table *ft, struct flow *f, const struct pkt *
 		flow_abort(ft, f, gaps);
 		return 0;
 	}
-	/* The server acknowledges client bytes we never saw. */
-	if ((p->flags & TCP_ACK) && (int32_t)(p->ack - f->cnext) > 0) {
-		flow_abort(ft, f, gaps);
+	if (p->truncated) {
+		flow_abort(ft, f, truncated);
 		return 0;
+	}
+	if (p->flags & TCP_ACK) {
+		/* The server acknowledges client bytes we never saw. */
+		if (seq_after(p->ack, f->cnext)) {
+			flow_abort(ft, f, gaps);
+			return 0;
+		}
+		if (seq_after(p->ack, f->sack))
+			f->sack = p->ack;
 	}
 	if (!len)
 		return 0;
-	if ((int32_t)(p->seq - f->snext) > 0) {
+	if (seq_after(p->seq, f->snext)) {
 		flow_abort(ft, f, gaps);
 		return 0;
 	}
@@ -447,23 +687,48 @@ static int flow_server(struct flow_table *ft, struct flow *f, const struct pkt *
 	return flow_feed(ft, f, DIR_TO_CLIENT, p->data + old, len - old);
 }
 
+static void flow_syn_opts(struct flow *f, const struct pkt *p)
+{
+	f->c_ts = p->ts;
+	f->ts_syn = p->tsval;
+	f->c_ws = p->wscale;
+}
+
 static void flow_open(struct flow_table *ft, const struct flow_key *k, uint32_t h, int proto,
 		      const struct pkt *p, uint64_t now_ms)
 {
 	uint32_t idx;
 	struct flow *f;
 
+	/* Linux drops these before any socket sees them. */
+	if (p->csum == CSUM_BAD || (p->md5 && ft->md5_drops)) {
+		ft->st.discarded++;
+		if (p->csum == CSUM_BAD)
+			ft->st.bad_csum++;
+		else
+			ft->st.md5++;
+		return;
+	}
 	idx = flow_lookup(ft, k, h);
 	if (idx != NIL) {
 		f = &ft->e[idx];
+		f->last_ms = now_ms;
+		lru_move(ft, f, f->list);
 		/* The same SYN again. */
 		if (f->cisn == p->seq) {
-			f->last_ms = now_ms;
-			lru_move(ft, f, f->list);
+			if (f->state == ST_SYN)
+				flow_syn_opts(f, p);
 			return;
 		}
-		ft->st.replaced++;
-		flow_remove(ft, f);
+		/* Another ISN: a new connection only if the server answers
+		 * it (RFC 5961 4.2: on an open one it sends a challenge
+		 * ACK; a half-open one ignores it).  Until then the old
+		 * flow goes on as it was. */
+		f->pend = 1;
+		f->pisn = p->seq;
+		f->pend_ms = now_ms;
+		ft->st.syn_ignored++;
+		return;
 	}
 	f = flow_alloc(ft);
 	memset(f, 0, sizeof(*f));
@@ -475,6 +740,7 @@ static void flow_open(struct flow_table *ft, const struct flow_key *k, uint32_t 
 	f->cnext = p->seq + 1;
 	f->epoch = ft->epoch;
 	f->born_ms = f->last_ms = now_ms;
+	flow_syn_opts(f, p);
 	if (proto == M_POP3)
 		pop3_init(&f->m.pop3);
 	else
@@ -487,25 +753,33 @@ static void flow_open(struct flow_table *ft, const struct flow_key *k, uint32_t 
 	ft->st.flows++;
 }
 
-int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t *pkt,
+int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *pkt,
 		size_t len, uint64_t now_ms, struct flow_grant *g)
 {
 	const struct drac_addr *client, *server;
+	bool outgoing = how & FLOW_OUT;
 	uint16_t cport, sport;
 	struct flow_key k;
 	struct flow *f;
 	struct pkt p;
 	uint32_t h, idx;
-	int proto, granted = 0;
+	int proto, granted = 0, close = C_KEEP;
 
 	ft->st.packets++;
-	switch (pkt_parse(&p, family, pkt, len)) {
+	switch (pkt_parse_head(&p, family, pkt, len)) {
 	case PKT_OK:
 		break;
 	case PKT_FRAGMENT:
 		ft->st.fragments++;
 		if (!outgoing)
-			ft->taint[taint_slot(ft, p.src.family, p.src.a)] = now_ms + 1;
+			taint_add(ft, &p.src, now_ms);
+		return 0;
+	case PKT_UNKNOWN:
+		/* The kernel may hand this to TCP and we cannot read it:
+		 * no flow of this client may grant for a while. */
+		ft->st.unknown++;
+		if (!outgoing && p.src.family)
+			taint_add(ft, &p.src, now_ms);
 		return 0;
 	case PKT_NOT_TCP:
 		ft->st.ignored++;
@@ -529,12 +803,25 @@ int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t 
 	key_make(&k, family, client, cport, server, sport);
 	h = key_hash(ft, &k);
 
+	/* The checksum is summed only for what the client sends to a
+	 * tracked flow (or a SYN): the server's own packets are not yet
+	 * summed at the output hook.  The local stack fills in checksums
+	 * late (CHECKSUM_PARTIAL): on loopback only a local process can
+	 * have sent one in that form. */
+	idx = flow_lookup(ft, &k, h);
+	if (!outgoing && ((p.flags & TCP_SYN) || (idx != NIL && ft->e[idx].state != ST_DONE))) {
+		pkt_verify(&p, family, pkt);
+		if (p.csum == CSUM_PARTIAL && (how & FLOW_LOCAL))
+			p.csum = CSUM_OK;
+		else if (p.csum == CSUM_PARTIAL)
+			ft->st.partial++;
+	}
+
 	/* Only the client's SYN makes a flow: it gives the client ISN. */
 	if (!outgoing && (p.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN) {
 		flow_open(ft, &k, h, proto, &p, now_ms);
 		return 0;
 	}
-	idx = flow_lookup(ft, &k, h);
 	if (idx == NIL) {
 		ft->st.ignored++;
 		if (p.datalen)
@@ -545,29 +832,41 @@ int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t 
 	f->last_ms = now_ms;
 	lru_move(ft, f, f->list);
 
-	if (f->state == ST_DONE || (p.flags & TCP_RST)) {
-		if (f->state == ST_DONE)
-			ft->st.ignored++;
+	if (outgoing && (p.flags & TCP_SYN) && f->pend && (p.flags & TCP_ACK) &&
+	    p.ack == f->pisn + 1) {
+		/* A new connection after all: follow the server. */
+		granted = flow_server(ft, f, &p);
+	} else if (f->state == ST_DONE) {
+		ft->st.ignored++;
+		/* Nothing more to learn from it: an RST or FIN lets the
+		 * entry go (a new SYN would make a new one); anything else
+		 * still flowing is a transfer the tap need not copy. */
 		if (p.flags & (TCP_RST | TCP_FIN)) {
-			if (f->state != ST_DONE)
-				flow_say(f, "reset before a login");
 			ft->st.closed++;
 			flow_remove(ft, f);
+		} else if (f->pend ? now_ms - f->pend_ms >= PEND_MS
+				   : now_ms - f->done_ms >= FLOW_DONE_REPEAT_MS) {
+			/* The tap stops copying it again; a SYN the server
+			 * did not answer in time was not a new connection. */
+			f->pend = 0;
+			flow_tell_done(ft, f, now_ms);
 		}
 		return 0;
-	}
-	if (p.truncated)
-		flow_abort(ft, f, truncated);
-	else if (outgoing)
+	} else if (outgoing && (p.flags & TCP_RST)) {
+		close = C_CLOSE;
+	} else if (outgoing) {
 		granted = flow_server(ft, f, &p);
-	else
-		granted = flow_client(ft, f, &p);
+		if (p.flags & TCP_FIN)
+			close = C_CLOSE;
+	} else {
+		granted = flow_client(ft, f, &p, &close);
+	}
 
 	if (granted) {
 		if (f->epoch != ft->epoch || flow_tainted(ft, f)) {
 			ft->st.refused++;
 			flow_say(f, f->epoch != ft->epoch ? "login seen, but tap packets were lost meanwhile"
-							  : "login seen, but IP fragments came from this client");
+							  : "login seen, but IP fragments or unreadable packets came from this client");
 			granted = 0;
 		} else {
 			ft->st.grants++;
@@ -577,10 +876,9 @@ int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t 
 			}
 		}
 	}
-	/* FIN: the bytes it carried counted; nothing after them will. */
-	if (p.flags & TCP_FIN) {
+	if (close == C_CLOSE) {
 		if (f->state != ST_DONE)
-			flow_say(f, "closed before a login");
+			flow_say(f, p.flags & TCP_RST ? "reset before a login" : "closed before a login");
 		ft->st.closed++;
 		flow_remove(ft, f);
 	}
@@ -606,6 +904,23 @@ void flow_expire(struct flow_table *ft, uint64_t now_ms)
 void flow_lost(struct flow_table *ft)
 {
 	ft->epoch++;
+}
+
+/* Linux drops a TCP-MD5-signed segment for a socket without a key, but
+ * only when built with CONFIG_TCP_MD5SIG; without it the option is
+ * ignored and the segment taken.  Such a kernel refuses the socket
+ * option itself (ENOPROTOOPT); with it, an empty key is EINVAL. */
+static bool md5_probe(void)
+{
+	struct tcp_md5sig md = { 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc, e;
+
+	if (fd < 0)
+		return false;
+	rc = setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md, sizeof(md));
+	e = errno;
+	close(fd);
+	return rc == 0 || e != ENOPROTOOPT;
 }
 
 struct flow_table *flow_new(const struct flow_config *cfg)
@@ -642,6 +957,7 @@ struct flow_table *flow_new(const struct flow_config *cfg)
 	for (l = 0; l < L_COUNT; l++)
 		ft->lru[l].head = ft->lru[l].tail = NIL;
 	seed(ft->key);
+	ft->md5_drops = md5_probe();
 	return ft;
 }
 

@@ -2,10 +2,15 @@
  * POP3/IMAP machines
  *
  * A flow exists only from the client's SYN on; both byte streams reach
- * the machine in sequence order, exactly once.  Anything that would make
- * the bytes we saw differ from the bytes the server got (a gap, a
- * retransmit with other bytes, a truncated capture, fragments, lost
- * capture packets) ends the flow without a grant.
+ * the machine in sequence order, exactly once.  Each client segment is
+ * judged as Linux's TCP would judge it (checksum, flags, options,
+ * window, PAWS, RFC 5961 for RST and SYN): one it would drop is ignored
+ * and changes nothing; one where its verdict could differ from ours
+ * makes the stream uncertain, and an uncertain stream never grants.
+ * Anything that would make the bytes we saw differ from the bytes the
+ * server got (a gap, a retransmit with other bytes, a truncated capture,
+ * fragments, unreadable packets, lost capture packets) ends the flow
+ * without a grant.
  */
 #ifndef DRAC_FLOW_H
 #define DRAC_FLOW_H
@@ -19,6 +24,13 @@
 #define FLOW_MAX_PORTS 8
 #define FLOW_MAX_FLOWS (1u << 22)
 
+/* How a finished flow is reported (see flow_config.done). */
+struct flow_tuple {
+	int family;
+	const uint8_t *caddr, *saddr; /* 4 or 16 bytes, network order */
+	uint16_t cport, sport;
+};
+
 struct flow_config {
 	uint16_t pop3_ports[FLOW_MAX_PORTS];
 	unsigned n_pop3;
@@ -26,7 +38,18 @@ struct flow_config {
 	unsigned n_imap;
 	unsigned max_flows; /* 1 .. FLOW_MAX_FLOWS, all reserved at flow_new */
 	unsigned idle_ms;   /* a flow silent this long is dropped by flow_expire */
+	/* Called when a flow is finished (granted, TLS, given up) and again
+	 * at most every FLOW_DONE_REPEAT_MS while its packets still come:
+	 * the tap may stop copying that 4-tuple until the next client SYN. */
+	void (*done)(void *arg, const struct flow_tuple *t);
+	void *done_arg;
 };
+
+#define FLOW_DONE_REPEAT_MS 10000
+
+/* flow_packet's how: bits */
+#define FLOW_OUT 1   /* logged at the output hook: sent by the server */
+#define FLOW_LOCAL 2 /* arrived on loopback: only a local process sent it */
 
 struct flow_grant {
 	struct drac_addr client;
@@ -56,6 +79,20 @@ struct flow_stats {
 	uint64_t refused;   /* login seen but not granted: capture loss or fragments since the SYN */
 	uint64_t closed;    /* ended by FIN or RST */
 	uint64_t replaced;  /* a new SYN with another ISN took over a 4-tuple */
+	/* client segments the server's TCP drops: ignored, flow unchanged */
+	uint64_t discarded;  /* every one of the kinds below */
+	uint64_t bad_csum;   /* checksum wrong */
+	uint64_t no_ack;     /* payload or FIN without ACK */
+	uint64_t md5;        /* TCP-MD5 option, the socket has no key */
+	uint64_t window;     /* sequence outside the receive window, or old */
+	uint64_t paws;       /* timestamp older than the last one accepted */
+	uint64_t bad_ack;    /* acknowledges bytes the server never sent */
+	uint64_t rst_ignored; /* RST not exactly at the next sequence (RFC 5961) */
+	uint64_t syn_ignored; /* SYN on a tracked flow the server did not answer */
+	uint64_t fin_ignored; /* FIN out of sequence */
+	uint64_t unknown;    /* packets we could not read to the end (source tainted) */
+	uint64_t partial;    /* client packets with the pseudo-header checksum only, not on loopback */
+	uint64_t done_calls; /* flow_config.done calls */
 };
 
 struct flow_table;
@@ -65,19 +102,21 @@ struct flow_table;
 struct flow_table *flow_new(const struct flow_config *cfg);
 void flow_free(struct flow_table *ft);
 
-/* pkt starts at the IP header; family AF_INET or AF_INET6.  outgoing:
- * logged at the output hook (sent by this host = the server); otherwise
- * at the input hook (from the client).  Returns 1 and fills *g when this
- * packet completed a login, 0 otherwise. */
-int flow_packet(struct flow_table *ft, int family, bool outgoing, const uint8_t *pkt,
+/* pkt starts at the IP header; family AF_INET or AF_INET6.  how:
+ * FLOW_OUT when logged at the output hook (sent by this host = the
+ * server), otherwise at the input hook (from the client); FLOW_LOCAL
+ * when it came in on loopback.  Returns 1 and fills *g when this packet
+ * completed a login, 0 otherwise. */
+int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *pkt,
 		size_t len, uint64_t now_ms, struct flow_grant *g);
 
 /* Drop flows idle for idle_ms or more. */
 void flow_expire(struct flow_table *ft, uint64_t now_ms);
 
 /* The capture lost packets (NFLOG sequence gap, ENOBUFS): no flow alive
- * now may grant, since a lost packet may have carried the bytes the
- * server really got.  O(1); flows opened afterwards are unaffected. */
+ * now may grant (it is not ended), since a lost packet may have been the
+ * real copy of bytes for which we then see a decoy, and nothing later
+ * would tell.  O(1); flows opened afterwards are unaffected. */
 void flow_lost(struct flow_table *ft);
 
 const struct flow_stats *flow_stats(const struct flow_table *ft);

@@ -292,21 +292,27 @@ static void paren_close(struct imap *m)
  * commands).  Dovecot's line limit counts literal octets, hence the
  * bound on the whole line so far.  A server that ends lines only at
  * CRLF would still be inside the line after a bare LF, hence CRLF here
- * and on the line before. */
+ * and on the line before.  A server that did not advertise LITERAL+ may
+ * still read "{n+}" as a literal, as GNU mailutils imap4d does: it then
+ * says "+" as for a synchronizing one.  We read the bytes as a literal
+ * and let that "+" prove the server did too: until it came, no answer
+ * to the command counts (srv_continue, srv_answer). */
 static void lit_go(struct imap *m, int crlf)
 {
 	if (!(m->c_litf & LF_PLUS)) {
 		m->c_state = C_LIT_WAIT;
 		return;
 	}
-	if (!m->nonsync || !m->c_clean || !crlf || m->c_lf) {
+	if (!m->c_clean || !crlf || m->c_lf) {
 		fail(m, PR_SYNTAX);
 		return;
 	}
-	if (m->c_total + m->c_lit > IMAP_NONSYNC_MAX) {
+	if (m->c_total + m->c_lit > IMAP_NONSYNC_MAX || (!m->nonsync && m->c_owed == 255)) {
 		fail(m, PR_OVERFLOW);
 		return;
 	}
+	if (!m->nonsync)
+		m->c_owed++;
 	m->c_state = m->c_lit ? C_LIT_DATA : C_AFTER_STR;
 }
 
@@ -613,6 +619,11 @@ static void srv_continue(struct imap *m)
 			fail(m, PR_UNMATCHED);
 			return;
 		}
+	/* The oldest thing waiting for a "+" is an unadvertised "{n+}". */
+	if (m->c_owed) {
+		m->c_owed--;
+		return;
+	}
 	if (m->c_state == C_LIT_WAIT) {
 		m->c_state = m->c_lit ? C_LIT_DATA : C_AFTER_STR;
 	} else if (m->c_state == C_AUTH_WAIT) {
@@ -627,6 +638,13 @@ static void srv_continue(struct imap *m)
 static void srv_answer(struct imap *m, uint8_t idx, int ok)
 {
 	struct imap_cmd c = m->pending[idx];
+
+	/* An answer before the "+" an unadvertised "{n+}" needs: the server
+	 * did not read it as a literal, so it split the line elsewhere. */
+	if (m->c_owed) {
+		fail(m, PR_SYNTAX);
+		return;
+	}
 
 	if (idx == m->npending - 1 && m->c_open) {
 		/* The answer to a command whose line is not finished is
@@ -707,8 +725,12 @@ static uint8_t srv_word(struct imap *m)
 		fail(m, PR_SYNTAX);
 		return S_TEXT;
 	}
-	if (word_is(w, n, "NO") || word_is(w, n, "BAD"))
+	if (word_is(w, n, "NO") || word_is(w, n, "BAD")) {
+		/* An unadvertised "{n+}" refused. */
+		if (m->c_owed)
+			fail(m, PR_SYNTAX);
 		return S_CODE0;
+	}
 	if (word_is(w, n, "CAPABILITY")) {
 		m->s_wlen = 0;
 		return S_CAPS;

@@ -42,6 +42,8 @@ struct imap {
 	uint8_t reason;         /* enum proto_reason */
 	uint8_t greeted;        /* the server's greeting was "* OK" */
 	uint8_t nonsync;        /* server advertised LITERAL+, LITERAL- or rev2 */
+	uint8_t c_owed;         /* "{n+}" literals sent without LITERAL+ that the
+				 * server has not yet said "+" to */
 
 	/* client -> server */
 	uint8_t c_state;

@@ -3,7 +3,10 @@
  * Two lengths bound everything: what the IP header claims (total length,
  * payload length) and what was captured (len).  The payload ends at the
  * smaller; when the capture is the smaller one the packet is marked
- * truncated, so the caller can refuse to trust that stream.
+ * truncated, so the caller can refuse to trust that stream.  Beyond the
+ * layout, it reads what Linux's TCP judges a segment by before taking
+ * its bytes: the checksum, the window field and the options (window
+ * scale, timestamps, TCP-MD5, TCP-AO), with the kernel's parsing rules.
  */
 #include <string.h>
 
@@ -20,9 +23,6 @@ enum {
 	NH_NONE = 59,
 	NH_DSTOPTS = 60,
 };
-
-/* A chain longer than this is not something a mail client sends. */
-#define IP6_MAX_EXTHDRS 8
 
 static inline uint16_t get16(const uint8_t *b)
 {
@@ -64,25 +64,28 @@ static enum pkt_result parse_ip4(struct pkt *p, const uint8_t *b, size_t len,
 	return PKT_OK;
 }
 
+/* Every chain the kernel could deliver is walked to its end: each header
+ * is at least 8 bytes, so the capture bounds the walk.  What we cannot
+ * follow (cut by the snap length, a routing header still to be obeyed,
+ * a jumbogram) is PKT_UNKNOWN: the kernel may still hand it to TCP. */
 static enum pkt_result parse_ip6(struct pkt *p, const uint8_t *b, size_t len,
 				 struct l4 *l4)
 {
 	size_t end, cap, off = 40, hl;
 	uint8_t nh;
-	int i;
 
 	if (len < 40 || b[0] >> 4 != 6)
 		return PKT_MALFORMED;
 	addr_from_bytes(&p->src, AF_INET6, b + 8);
 	addr_from_bytes(&p->dst, AF_INET6, b + 24);
-	/* Payload length 0 means a jumbogram (or a GSO giant): its real
-	 * length is elsewhere and no mail login needs one. */
+	/* Payload length 0 means a jumbogram (or a BIG TCP giant): its
+	 * real length is elsewhere and no mail login needs one. */
 	if (get16(b + 4) == 0)
-		return PKT_MALFORMED;
+		return PKT_UNKNOWN;
 	end = 40 + (size_t)get16(b + 4);
 	cap = end < len ? end : len;
 	nh = b[6];
-	for (i = 0; i <= IP6_MAX_EXTHDRS; i++) {
+	for (;;) {
 		switch (nh) {
 		case NH_TCP:
 			l4->off = off;
@@ -90,24 +93,33 @@ static enum pkt_result parse_ip6(struct pkt *p, const uint8_t *b, size_t len,
 			l4->captured = off < cap ? cap - off : 0;
 			return PKT_OK;
 		case NH_HOPOPTS:
-			/* Only allowed right after the fixed header. */
+			/* Only allowed right after the fixed header: the
+			 * kernel drops it anywhere else. */
 			if (off != 40)
 				return PKT_MALFORMED;
 			/* fall through */
-		case NH_ROUTING:
 		case NH_DSTOPTS:
 			if (off + 2 > cap)
-				return PKT_MALFORMED;
+				return PKT_UNKNOWN;
+			hl = ((size_t)b[off + 1] + 1) * 8;
+			break;
+		case NH_ROUTING:
+			if (off + 4 > cap)
+				return PKT_UNKNOWN;
+			/* Segments left: the packet goes on to another
+			 * address, or to us under another name. */
+			if (b[off + 3] != 0)
+				return PKT_UNKNOWN;
 			hl = ((size_t)b[off + 1] + 1) * 8;
 			break;
 		case NH_AH:
 			if (off + 2 > cap)
-				return PKT_MALFORMED;
+				return PKT_UNKNOWN;
 			hl = ((size_t)b[off + 1] + 2) * 4;
 			break;
 		case NH_FRAGMENT:
 			if (off + 8 > cap)
-				return PKT_MALFORMED;
+				return PKT_UNKNOWN;
 			/* Offset or more-fragments set: a real fragment.
 			 * Both clear: an atomic fragment (RFC 6946), which
 			 * the receiver treats as a whole packet. */
@@ -122,47 +134,190 @@ static enum pkt_result parse_ip6(struct pkt *p, const uint8_t *b, size_t len,
 		off += hl;
 		if (off > end)
 			return PKT_MALFORMED;
+		if (off > cap)
+			return PKT_UNKNOWN;
 	}
-	return PKT_MALFORMED;
 }
 
-enum pkt_result pkt_parse(struct pkt *p, int family, const uint8_t *buf, size_t len)
+/* Linux's tcp_parse_options and tcp_parse_auth_options: EOL ends the
+ * list, a length below 2 or past the end stops the walk, and an option
+ * counts only with its exact size. */
+static void parse_options(struct pkt *p, const uint8_t *o, size_t n)
 {
-	struct l4 l4;
+	size_t i = 0, sz;
+
+	while (i < n) {
+		uint8_t kind = o[i];
+
+		if (kind == 0)
+			return;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 2 > n)
+			return;
+		sz = o[i + 1];
+		if (sz < 2 || sz > n - i)
+			return;
+		switch (kind) {
+		case 3:
+			if (sz == 3)
+				p->wscale = o[i + 2] > 14 ? 14 : o[i + 2];
+			break;
+		case 8:
+			if (sz == 10) {
+				p->ts = true;
+				p->tsval = get32(o + i + 2);
+				p->tsecr = get32(o + i + 6);
+			}
+			break;
+		case 19:
+			if (sz == 18)
+				p->md5 = true;
+			break;
+		case 29:
+			if (sz >= 4)
+				p->ao = true;
+			break;
+		}
+		i += sz;
+	}
+}
+
+/* The ones' complement sum (RFC 1071) taken 32 bits at a time: a
+ * 32-bit word is congruent to the sum of its halves modulo 0xffff, so
+ * folding the 64-bit total gives the same 16-bit sum at a quarter of
+ * the steps. */
+static uint64_t sum16(uint64_t s, const uint8_t *b, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		s += get32(b + i);
+	if (i + 2 <= n) {
+		s += get16(b + i);
+		i += 2;
+	}
+	if (i < n)
+		s += (uint32_t)b[i] << 8;
+	return s;
+}
+
+static uint16_t fold(uint64_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* The pseudo-header sum (RFC 793, RFC 8200 8.1) of a segment of len. */
+static uint64_t pseudo(int family, const uint8_t *b, size_t len)
+{
+	if (family == AF_INET)
+		return sum16(0, b + 12, 8) + 6 + (uint64_t)len;
+	return sum16(0, b + 8, 32) + (uint64_t)(len >> 16) + (uint64_t)(len & 0xffff) + 6;
+}
+
+static enum pkt_result parse(struct pkt *p, int family, const uint8_t *buf, size_t len,
+			     struct l4 *l4)
+{
 	enum pkt_result r;
 	const uint8_t *t;
 	size_t doff;
 
 	memset(p, 0, sizeof(*p));
+	p->wscale = PKT_NO_WSCALE;
+	p->csum = CSUM_UNKNOWN;
 	if (!buf)
 		return PKT_MALFORMED;
 	if (family == AF_INET)
-		r = parse_ip4(p, buf, len, &l4);
+		r = parse_ip4(p, buf, len, l4);
 	else if (family == AF_INET6)
-		r = parse_ip6(p, buf, len, &l4);
+		r = parse_ip6(p, buf, len, l4);
 	else
 		return PKT_MALFORMED;
 	if (r != PKT_OK)
 		return r;
 
-	/* Ports, sequence numbers and flags must all be there. */
-	if (l4.claimed < 20 || l4.captured < 20)
+	t = buf + l4->off;
+	if (l4->captured >= 4 && l4->claimed >= 4) {
+		p->sport = get16(t);
+		p->dport = get16(t + 2);
+		p->ports = true;
+	}
+	/* Sequence numbers and flags must be there. */
+	if (l4->claimed < 20)
 		return PKT_MALFORMED;
-	t = buf + l4.off;
+	if (l4->captured < 20)
+		return PKT_UNKNOWN;
 	doff = (size_t)(t[12] >> 4) * 4;
-	if (doff < 20 || doff > l4.claimed)
+	if (doff < 20 || doff > l4->claimed)
 		return PKT_MALFORMED;
-	p->sport = get16(t);
-	p->dport = get16(t + 2);
 	p->seq = get32(t + 4);
 	p->ack = get32(t + 8);
 	p->flags = t[13];
-	p->truncated = l4.captured < l4.claimed;
-	if (l4.captured > doff) {
+	p->win = get16(t + 14);
+	p->truncated = l4->captured < l4->claimed;
+	p->seglen = l4->claimed - doff;
+	p->l4off = l4->off;
+	p->l4len = l4->claimed;
+	parse_options(p, t + 20, (doff < l4->captured ? doff : l4->captured) - 20);
+	if (l4->captured > doff) {
 		p->data = t + doff;
-		p->datalen = l4.captured - doff;
+		p->datalen = l4->captured - doff;
 	}
 	return PKT_OK;
+}
+
+enum pkt_result pkt_parse_head(struct pkt *p, int family, const uint8_t *buf, size_t len)
+{
+	struct l4 l4;
+
+	return parse(p, family, buf, len, &l4);
+}
+
+void pkt_verify(struct pkt *p, int family, const uint8_t *buf)
+{
+	const uint8_t *t;
+	uint64_t ph;
+
+	if (p->truncated || !p->l4len)
+		return;
+	t = buf + p->l4off;
+	ph = pseudo(family, buf, p->l4len);
+	if (fold(sum16(ph, t, p->l4len)) == 0xffff)
+		p->csum = CSUM_OK;
+	else if (get16(t + 16) == fold(ph))
+		p->csum = CSUM_PARTIAL;
+	else
+		p->csum = CSUM_BAD;
+}
+
+enum pkt_result pkt_parse(struct pkt *p, int family, const uint8_t *buf, size_t len)
+{
+	enum pkt_result r = pkt_parse_head(p, family, buf, len);
+
+	if (r == PKT_OK)
+		pkt_verify(p, family, buf);
+	return r;
+}
+
+int pkt_csum_fill(int family, uint8_t *buf, size_t len)
+{
+	struct pkt p;
+	struct l4 l4;
+	uint8_t *t;
+
+	if (parse(&p, family, buf, len, &l4) != PKT_OK || p.truncated)
+		return -1;
+	t = buf + l4.off;
+	t[16] = t[17] = 0;
+	uint16_t c = (uint16_t)~fold(sum16(pseudo(family, buf, l4.claimed), t, l4.claimed));
+
+	t[16] = c >> 8;
+	t[17] = c & 0xff;
+	return 0;
 }
 
 const char *pkt_result_name(enum pkt_result r)
@@ -176,6 +331,8 @@ const char *pkt_result_name(enum pkt_result r)
 		return "fragment";
 	case PKT_MALFORMED:
 		return "malformed";
+	case PKT_UNKNOWN:
+		return "unknown";
 	}
 	return "?";
 }

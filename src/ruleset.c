@@ -15,6 +15,7 @@
 #include "log.h"
 #include "nftset.h"
 #include "ruleset.h"
+#include "tapdone.h"
 
 static void print_list(FILE *f, const uint16_t *a, unsigned na, const uint16_t *b, unsigned nb)
 {
@@ -91,6 +92,22 @@ static void print_sets(FILE *f, const struct settings *s)
 			v6 ? NFTSET_V6 : NFTSET_V4, v6 ? "ipv6_addr" : "ipv4_addr", timeout);
 }
 
+/* The sets of finished connections (tapdone.h).  Declared with the
+ * table so that a flush of the tap chains keeps their elements. */
+static void print_done_sets(FILE *f)
+{
+	for (int v6 = 0; v6 < 2; v6++)
+		fprintf(f,
+			"\tset %s {\n"
+			"\t\ttype %s . inet_service . %s . inet_service\n"
+			"\t\tsize %u\n"
+			"\t\tflags dynamic,timeout\n"
+			"\t\ttimeout %us\n"
+			"\t}\n",
+			v6 ? TAPDONE_V6 : TAPDONE_V4, v6 ? "ipv6_addr" : "ipv4_addr",
+			v6 ? "ipv6_addr" : "ipv4_addr", TAPDONE_SIZE, TAPDONE_TIMEOUT_MS / 1000);
+}
+
 static void print_tap(FILE *f, const struct settings *s)
 {
 	char log[128];
@@ -103,30 +120,58 @@ static void print_tap(FILE *f, const struct settings *s)
 		"table inet drac {\n"
 		"\t# Client to server: packets that reached this host, after the\n"
 		"\t# filter chains (priority 100), so only what the server gets.\n"
-		"\tchain tap_in {\n"
-		"\t\ttcp dport ");
-	print_ports(f, s);
-	fprintf(f, " jump tap\n\t}\n"
-		"\t# Server to client: what the local server really sent.\n"
-		"\tchain tap_out {\n"
-		"\t\ttcp sport ");
-	print_ports(f, s);
-	fprintf(f, " jump tap\n\t}\n"
+		"\t# A client SYN first deletes its 4-tuple from the finished\n"
+		"\t# connections, so a new connection is copied from its start;\n"
+		"\t# the rest of a finished one is not copied, but SYN, FIN, RST.\n"
+		"\t# Every rule names the ports: what matches none (another port,\n"
+		"\t# a non-first IPv6 fragment) falls through uncopied.\n"
+		"\tchain tap_in {\n");
+	for (int r = 0; r < 5; r++) {
+		static const char *const rule[] = {
+			"tcp flags & (syn | ack) == syn delete @" TAPDONE_V4
+			" { ip saddr . tcp sport . ip daddr . tcp dport }",
+			"tcp flags & (syn | ack) == syn delete @" TAPDONE_V6
+			" { ip6 saddr . tcp sport . ip6 daddr . tcp dport }",
+			"tcp flags & (syn | fin | rst) == 0 ip saddr . tcp sport . ip daddr . tcp dport @"
+			TAPDONE_V4 " accept",
+			"tcp flags & (syn | fin | rst) == 0 ip6 saddr . tcp sport . ip6 daddr . tcp dport @"
+			TAPDONE_V6 " accept",
+			"jump tap",
+		};
+
+		fputs("\t\ttcp dport ", f);
+		print_ports(f, s);
+		fprintf(f, " %s\n", rule[r]);
+	}
+	fputs("\t}\n"
+	      "\t# Server to client: what the local server really sent.\n"
+	      "\tchain tap_out {\n", f);
+	for (int r = 0; r < 3; r++) {
+		static const char *const rule[] = {
+			"tcp flags & (syn | fin | rst) == 0 ip daddr . tcp dport . ip saddr . tcp sport @"
+			TAPDONE_V4 " accept",
+			"tcp flags & (syn | fin | rst) == 0 ip6 daddr . tcp dport . ip6 saddr . tcp sport @"
+			TAPDONE_V6 " accept",
+			"jump tap",
+		};
+
+		fputs("\t\ttcp sport ", f);
+		print_ports(f, s);
+		fprintf(f, " %s\n", rule[r]);
+	}
+	fprintf(f, "\t}\n"
 		"\t# SYN, FIN and RST open and close flows; of the rest only\n"
 		"\t# segments that may carry payload: pure ACKs of the usual\n"
-		"\t# header sizes are skipped.  Queue threshold 1: no batching\n"
-		"\t# delay in the kernel.\n"
+		"\t# header sizes are skipped.  Everything else is copied, also\n"
+		"\t# what is longer than the snap length: it arrives cut, which\n"
+		"\t# ends a flow still waiting for its login.  Queue threshold 1:\n"
+		"\t# no batching delay in the kernel.\n"
 		"\tchain tap {\n"
 		"\t\ttcp flags & (syn | fin | rst) != 0 %s accept\n"
 		"\t\tip length 40 ip hdrlength 5 tcp doff 5 accept\n"
 		"\t\tip length 52 ip hdrlength 5 tcp doff 8 accept\n"
 		"\t\tip6 nexthdr tcp ip6 length 20 tcp doff 5 accept\n"
 		"\t\tip6 nexthdr tcp ip6 length 32 tcp doff 8 accept\n"
-		"\t\t# Longer than the snap length: it would arrive cut and end\n"
-		"\t\t# its flow anyway (a gap does the same), so it is not\n"
-		"\t\t# copied at all.  This is what keeps mail downloads and\n"
-		"\t\t# uploads (GSO/GRO packets of up to 64 KB) off the tap.\n"
-		"\t\tmeta length > 4096 accept\n"
 		"\t\t%s\n"
 		"\t}\n"
 		"}\n", log, log);
@@ -140,6 +185,8 @@ void ruleset_print(const struct settings *s, bool tap, FILE *f)
 		"# and reloads it after a firewall reload.  Safe to load again.\n"
 		"table inet drac {\n");
 	print_sets(f, s);
+	if (tap)
+		print_done_sets(f);
 	if (tap)
 		fprintf(f,
 			"\tchain tap_in {\n"
@@ -209,6 +256,9 @@ int ruleset_apply(const struct settings *s, bool tap, char *err, size_t errlen)
 		if (f) {
 			fprintf(f, "add table inet drac\n");
 			if (tap) {
+				fprintf(f, "table inet drac {\n");
+				print_done_sets(f);
+				fprintf(f, "}\n");
 				fprintf(f, "add chain inet drac tap_in { type filter hook input priority 100; policy accept; }\n"
 					   "add chain inet drac tap_out { type filter hook output priority 100; policy accept; }\n"
 					   "add chain inet drac tap\n");

@@ -55,8 +55,10 @@ static int tap_cb(struct nflog_g_handle *gh, struct nfgenmsg *nfmsg, struct nflo
 		t->st.errors++;
 		return 0;
 	}
-	t->fn(t->arg, nfmsg->nfgen_family, ph->hook == NF_INET_LOCAL_OUT, (const uint8_t *)payload,
-	      (size_t)len);
+	/* Loopback is ifindex 1 in every namespace (LOOPBACK_IFINDEX). */
+	t->fn(t->arg, nfmsg->nfgen_family,
+	      (ph->hook == NF_INET_LOCAL_OUT ? TAP_OUT : 0) | (nflog_get_indev(nfa) == 1 ? TAP_LO : 0),
+	      (const uint8_t *)payload, (size_t)len);
 	return 0;
 }
 

@@ -9,8 +9,12 @@
 
 #include "loop.h"
 
-/* pkt starts at the IP header; outgoing: logged at the output hook. */
-typedef void (*tap_packet_fn)(void *arg, int family, bool outgoing, const uint8_t *pkt,
+/* tap_packet_fn's how: bits */
+#define TAP_OUT 1 /* logged at the output hook */
+#define TAP_LO 2  /* came in on loopback */
+
+/* pkt starts at the IP header. */
+typedef void (*tap_packet_fn)(void *arg, int family, unsigned how, const uint8_t *pkt,
 			      size_t len);
 
 struct tap_stats {

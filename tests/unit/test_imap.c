@@ -372,6 +372,25 @@ static void test_literals(void)
 	CHECK("non-synchronizing literal, no LITERAL+", PROTO_ABORT, PR_SYNTAX,
 	      GREET_BARE, C("a1 LOGIN {5+}\r\nalice secret\r\n"),
 	      S("a1 OK\r\n"));
+	/* GNU mailutils imap4d: no LITERAL+, but it reads "{n+}" as a
+	 * literal and says "+" for each; its OK then is the login's. */
+	CHECK("non-synchronizing literal, no LITERAL+, server says \"+\"", PROTO_GRANT, PR_NONE,
+	      GREET_BARE, C("a1 LOGIN {5+}\r\nalice {6+}\r\nsecret\r\n"),
+	      S("+ GO AHEAD\r\n+ GO AHEAD\r\na1 OK LOGIN Completed\r\n"));
+	CHECK("no LITERAL+, one \"+\" for two literals", PROTO_ABORT, PR_SYNTAX,
+	      GREET_BARE, C("a1 LOGIN {5+}\r\nalice {6+}\r\nsecret\r\n"),
+	      S("+ GO AHEAD\r\na1 OK LOGIN Completed\r\n"));
+	CHECK("no LITERAL+, \"{n+}\" refused with an untagged BAD", PROTO_ABORT, PR_SYNTAX,
+	      GREET_BARE, C("a1 LOGIN {5+}\r\nalice secret\r\n"),
+	      S("* BAD Unexpected '+'\r\n"));
+	CHECK("no LITERAL+, \"+\" after the answer is too late", PROTO_ABORT, PR_SYNTAX,
+	      GREET_BARE, C("a1 LOGIN {5+}\r\nalice secret\r\n"),
+	      S("a1 OK\r\n+ GO AHEAD\r\n"));
+	CHECK("no LITERAL+, \"{n+}\" after 8-bit atom", PROTO_ABORT, PR_SYNTAX,
+	      GREET_BARE, C("x1 NOOP caf\xc3\xa9 {9+}\r\nx2 NOOP\r\n\r\n"));
+	CHECK("no LITERAL+, \"+\" then a synchronizing literal's \"+\"", PROTO_GRANT, PR_NONE,
+	      GREET_BARE, C("a1 LOGIN {5+}\r\nalice {6}\r\n"), S("+ go\r\n+ go\r\n"),
+	      C("secret\r\n"), S("a1 OK done\r\n"));
 	CHECK("LITERAL+ learnt from CAPABILITY", PROTO_GRANT, PR_NONE,
 	      GREET_BARE, C("a0 CAPABILITY\r\n"),
 	      S("* CAPABILITY IMAP4rev1 literal+ AUTH=PLAIN\r\na0 OK\r\n"),
