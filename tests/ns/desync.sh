@@ -88,9 +88,9 @@ play() {
 		grep -qw -- "$a" <<<"$set4$set6" && g=yes
 		echo "$fw $name $expect $g" >> "$WORLD/summary"
 		if { [ "$expect" = grant ] && [ $g = yes ]; } || { [ "$expect" = nogrant ] && [ $g = no ]; }; then
-			ok "$fw $name: ${expect/nogrant/no grant}"
+			ok "$fw $name: ${expect/nogrant/no grant} ($a)"
 		else
-			nok "$fw $name: ${expect/nogrant/no grant}, but granted=$g"
+			nok "$fw $name: ${expect/nogrant/no grant} ($a), but granted=$g"
 			grep -F "$a:" "$WORLD/dracd.log" | sed 's/^/#   /' | head -3
 		fi
 	done < "$out"
