@@ -172,6 +172,7 @@ class Conn:
         self.rcv_nxt = None
         self.t0, self.ts0 = time.monotonic(), random.getrandbits(30) + 1000000
         self.ts_recent = 0
+        self.tsfixed = None     # every TSval this value (e.g. 0)
         self.swin, self.swscale, self.sack = 0, 0, None
         self.inbuf = b""
         self.closed = False
@@ -180,11 +181,14 @@ class Conn:
     # --- building -------------------------------------------------------
 
     def tsval(self):
+        if self.tsfixed is not None:
+            return self.tsfixed
         return (self.ts0 + int((time.monotonic() - self.t0) * 1000)) \
             & 0xffffffff
 
     def tcp(self, flags=ACK | PSH, data=b"", seq=None, ack=None, opts=(),
-            tsval=None, badsum=False, urgptr=0, ts=True, win=8192):
+            tsval=None, badsum=False, urgptr=0, ts=True, win=8192,
+            partial=False, tsecr=None):
         """The TCP segment's bytes, checksum computed over the real
         addresses (then spoiled if badsum)."""
         if seq is None:
@@ -195,7 +199,8 @@ class Conn:
         if ts:
             o += [("NOP", None), ("NOP", None),
                   ("Timestamp", (self.tsval() if tsval is None else tsval,
-                                 self.ts_recent))]
+                                 self.ts_recent if tsecr is None
+                                 else tsecr & 0xffffffff))]
         t = TCP(sport=self.sport, dport=self.dport, seq=seq & 0xffffffff,
                 ack=ack & 0xffffffff, flags=flags, window=win,
                 urgptr=urgptr, options=o)
@@ -206,7 +211,20 @@ class Conn:
         b = bytearray(bytes(ip / t)[40 if self.v6 else 20:])
         if badsum:
             b[16] ^= 0x5a
+        if partial:
+            # What a local sender leaves for the NIC (CHECKSUM_PARTIAL):
+            # the pseudo-header sum only.  On the wire it is wrong.
+            struct.pack_into("!H", b, 16, self.pseudo_sum(len(b)))
         return bytes(b)
+
+    def pseudo_sum(self, n):
+        ph = self.bsrc + self.bdst + (struct.pack("!I", n) + b"\0\0\0\x06"
+                                      if self.v6 else b"\0\x06"
+                                      + struct.pack("!H", n))
+        s = sum(struct.unpack("!%dH" % (len(ph) // 2), ph))
+        while s >> 16:
+            s = (s & 0xffff) + (s >> 16)
+        return s
 
     def ip(self, tcpb, nh=6):
         self.ipid += 1
@@ -467,6 +485,20 @@ def decoy_segments(c, payload, decoy, seq, win=8192):
             flags = PSH
         elif decoy == "paws":
             kw["tsval"] = (c.tsval() - 100000) & 0xffffffff
+        elif decoy == "partial":
+            kw["partial"] = True
+        elif decoy == "md5bad":
+            # Option 19 of the wrong size: Linux's auth-option parser
+            # (tcp_parse_auth_options) rejects the segment.
+            kw["opts"] = [(19, b"\0\0"), ("NOP", None), ("NOP", None)]
+        elif decoy == "ackold":
+            # An ACK older than the largest window the client offered:
+            # tcp_ack() drops the segment (RFC 5961 5.2) on the slow
+            # path, which another window value forces.
+            kw["ack"] = (c.rcv_nxt - 0x40000000) & 0xffffffff
+            kw["win"] = 8191 if win else 0
+        elif decoy == "tsecr":
+            kw["tsecr"] = c.ts_recent + 0x40000000
         out.append(c.tcp(flags=flags, data=payload[i:i + MSS],
                          seq=seq + i, **kw))
     return out
@@ -474,6 +506,12 @@ def decoy_segments(c, payload, decoy, seq, win=8192):
 
 def sc_a(c, proto, decoy, hidden, order):
     """Decoy + hidden segment over the same sequence range."""
+    if hidden == "paws0":
+        # ts_recent 0 disables PAWS in Linux (tcp_paws_check: "Ignore 0
+        # value"): a SYN with TSval 0 and every later TSval 0 keep it
+        # there, and then a segment with a TSval far "older" than the
+        # SYN's is taken.
+        c.tsfixed = 0
     greet(c, proto)
     big = hidden in ("frag4", "frag6big")
     pre = pad(proto) if big else b""
@@ -486,7 +524,10 @@ def sc_a(c, proto, decoy, hidden, order):
     win = 0 if order == "rev" else 8192
     dfr = [f for s in decoy_segments(c, dpay, decoy, seq, win)
            for f in c.frames(s)]
-    hfr = c.frames(c.tcp(data=hpay, seq=seq, win=win), hidden)
+    if hidden == "paws0":
+        hfr = c.frames(c.tcp(data=hpay, seq=seq, win=win, tsval=0x80000000))
+    else:
+        hfr = c.frames(c.tcp(data=hpay, seq=seq, win=win), hidden)
     if order == "fwd":
         c.send_frames(dfr + hfr)
     else:
@@ -668,6 +709,12 @@ def plan(fam):
                 for o in ("fwd", "rev"):
                     names.append(f"A:{proto}:{d}:{h}:{o}")
             names.append(f"A:{proto}:old:{h}:rev")
+        # Aimed at a tap that drops only what Linux certainly drops:
+        # a hidden segment it drops (PAWS) that Linux takes (ts_recent
+        # 0), and decoys it may take that Linux drops.
+        names.append(f"A:{proto}:old:paws0:rev")
+        for d in ("partial", "md5bad", "ackold"):
+            names.append(f"A:{proto}:{d}:paws0:fwd")
         names += [f"B:{proto}:{k}" for k in B_KINDS]
         names += [f"C:{proto}:{k}" for k in C_GRANT]
         for k in SCENARIO_C:
