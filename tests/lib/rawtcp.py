@@ -19,7 +19,8 @@ these connections.
         dracd verdict means something); server= says what it read.
   rawtcp.py inject IFACE DSTMAC SRC SPORT DST DPORT KIND [COUNT [DONEFILE]]
         blind spoofed packets (random sequence numbers) on a 4-tuple a
-        real client owns: KIND rst, fin, syn or data.  SPORT @FILE: wait
+        real client owns: KIND rst, fin, syn, data or urg (one urgent
+        byte, no timestamp).  SPORT @FILE: wait
         (up to 5 s) until FILE names the port; DONEFILE is written after.
 
 Scenario names are CLASS:PROTO:ARGS:
@@ -75,9 +76,24 @@ class Wire:
             smac = f.read().strip()
         self.eth4 = mac(dmac) + mac(smac) + b"\x08\x00"
         self.eth6 = mac(dmac) + mac(smac) + b"\x86\xdd"
+        self.ifname = ifname
+        self.vs = None
 
     def send(self, l3, v6):
         self.s.send((self.eth6 if v6 else self.eth4) + l3)
+
+    def send_vnet(self, l3, v6):
+        """Send with a virtio-net header that says "checksum not filled
+        in yet" (VIRTIO_NET_HDR_F_NEEDS_CSUM): the skb is CHECKSUM_PARTIAL,
+        and over a veth the receiving stack trusts it whatever the field
+        holds.  Any local neighbour with CAP_NET_RAW (a container) can."""
+        if self.vs is None:
+            self.vs = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            self.vs.setsockopt(263, 15, 1)      # SOL_PACKET, PACKET_VNET_HDR
+            self.vs.bind((self.ifname, 0))
+        thoff = 14 + (40 if v6 else 20)
+        hdr = struct.pack("<BBHHHH", 1, 0, 0, 0, thoff, 16)
+        self.vs.send(hdr + (self.eth6 if v6 else self.eth4) + l3)
 
     def recv(self, deadline):
         """Next incoming TCP packet as a dict, or None at the deadline."""
@@ -256,6 +272,17 @@ class Conn:
                                                       m=more, id=ident)
                                  / Raw(piece)))
             return out
+        if how == "dstdrop":
+            # Option type 0x9e: the two high bits 10 mean "discard the
+            # packet and send a Parameter Problem".
+            opt = bytes([6, 0, 0x9e, 4, 0, 0, 0, 0])
+            return [bytes(IPv6(src=self.src, dst=self.dst, nh=60)
+                          / Raw(opt + tcpb))]
+        if how == "ah":
+            # Authentication Header, SPI 0x100: no IPsec state knows it.
+            ah = struct.pack("!BBHII", 6, 4, 0, 0x100, 1) + bytes(12)
+            return [bytes(IPv6(src=self.src, dst=self.dst, nh=51)
+                          / Raw(ah + tcpb))]
         if how == "ext10":
             p = IPv6(src=self.src, dst=self.dst, nh=60)
             for i in range(10):
@@ -522,15 +549,25 @@ def sc_a(c, proto, decoy, hidden, order):
     # answer the hidden bytes (its pure ACKs the tap skips) until the
     # decoy is in, so the tap sees the decoy before any answer.
     win = 0 if order == "rev" else 8192
+    dhow = decoy if decoy in ("dstdrop", "ah") else "plain"
     dfr = [f for s in decoy_segments(c, dpay, decoy, seq, win)
-           for f in c.frames(s)]
+           for f in c.frames(s, dhow)]
+    vnet = None
     if hidden == "paws0":
         hfr = c.frames(c.tcp(data=hpay, seq=seq, win=win, tsval=0x80000000))
+    elif hidden == "vnet":
+        # A checksum that is simply wrong, sent as CHECKSUM_PARTIAL.
+        vnet = c.frames(c.tcp(data=hpay, seq=seq, win=win, badsum=True))
+        hfr = []
     else:
         hfr = c.frames(c.tcp(data=hpay, seq=seq, win=win), hidden)
     if order == "fwd":
         c.send_frames(dfr + hfr)
+        for f in vnet or []:
+            c.w.send_vnet(f, c.v6)
     else:
+        for f in vnet or []:
+            c.w.send_vnet(f, c.v6)
         c.send_frames(hfr + dfr)
     c.snd_nxt = (seq + len(hpay)) & 0xffffffff
     if order == "rev":
@@ -715,6 +752,15 @@ def plan(fam):
         names.append(f"A:{proto}:old:paws0:rev")
         for d in ("partial", "md5bad", "ackold"):
             names.append(f"A:{proto}:{d}:paws0:fwd")
+        if fam == 6:
+            # IPv6 options the tap walks past and Linux acts on after
+            # the input hook: an unknown destination option whose type
+            # says "discard", and an AH header with no IPsec state.
+            for d in ("dstdrop", "ah"):
+                names.append(f"A:{proto}:{d}:paws0:fwd")
+        # A local neighbour (container on the same host) can hand the
+        # server's stack a bad checksum it trusts.
+        names.append(f"A:{proto}:old:vnet:rev")
         names += [f"B:{proto}:{k}" for k in B_KINDS]
         names += [f"C:{proto}:{k}" for k in C_GRANT]
         for k in SCENARIO_C:
@@ -787,6 +833,24 @@ def cmd_inject(argv):
     c = Conn(wire, src, dst, int(dport))
     c.sport = int(sport)
     c.rcv_nxt = random.getrandbits(32)
+    if kind == "urg":
+        # One template, then sequence, ACK and checksum patched per
+        # packet: thousands of packets in a fraction of a second.
+        t = bytearray(c.tcp(ACK | URG | PSH, data=b"x", seq=0, ack=0,
+                            urgptr=1, ts=False))
+        ph = c.pseudo_sum(len(t))
+        for _ in range(count):
+            struct.pack_into("!IIH", t, 4, random.getrandbits(32),
+                             random.getrandbits(32), struct.unpack_from(
+                                 "!H", t, 12)[0])
+            t[16] = t[17] = 0
+            sm = ph + sum(struct.unpack("!%dH" % ((len(t) + 1) // 2),
+                                        bytes(t) + b"\0" * (len(t) & 1)))
+            while sm >> 16:
+                sm = (sm & 0xffff) + (sm >> 16)
+            struct.pack_into("!H", t, 16, ~sm & 0xffff)
+            c.send(bytes(t))
+        count = 0
     for _ in range(count):
         s = random.getrandbits(32)
         if kind == "rst":

@@ -141,16 +141,19 @@ done
 # The attacker knows the 4-tuple but not the sequence numbers: from the
 # other client namespace it sends spoofed RSTs, FINs, SYNs and data with
 # random sequence numbers while Python's poplib, between USER and PASS,
-# waits for it to finish.  The login must still grant.
+# waits for it to finish.  The login must still grant.  URG: 5000 one-byte
+# urgent segments with random sequence and ACK numbers; Linux drops every
+# one that falls outside its real window.
 spray() {
-	local fw=$1 fam kind s c ipid rc
+	local fw=$1 fam kind s c ipid rc n
 	for fam in 4 6; do
-		for kind in rst fin syn data; do
+		for kind in rst fin syn data urg; do
 			s=$SRV4 c=$C1_4; [ $fam = 6 ] && s=$SRV6 c=$C1_6
 			revoke_all
 			rm -f "$WORLD/sport" "$WORLD/sprayed"
+			n=200; [ $kind = urg ] && n=5000
 			c2 /usr/bin/python3 "$RAWTCP" inject eth0 "$SRV_MAC" "$c" "@$WORLD/sport" \
-				"$s" 110 "$kind" 200 "$WORLD/sprayed" &
+				"$s" 110 "$kind" $n "$WORLD/sprayed" &
 			ipid=$!
 			c1 /usr/bin/python3 - "$s" "$WORLD" > "$WORLD/spray.out" 2>&1 <<'PY'
 import os, poplib, sys, time
@@ -169,9 +172,9 @@ PY
 			rc=$?
 			wait $ipid
 			if [ $rc -eq 0 ] && [ -e "$WORLD/sprayed" ] && wait_granted "$c" 2; then
-				ok "$fw IPv$fam poplib login under 200 blind spoofed ${kind^^} packets grants"
+				ok "$fw IPv$fam poplib login under $n blind spoofed ${kind^^} packets grants"
 			else
-				nok "$fw IPv$fam poplib login under 200 blind spoofed ${kind^^} packets grants (exit $rc)"
+				nok "$fw IPv$fam poplib login under $n blind spoofed ${kind^^} packets grants (exit $rc)"
 				tail -3 "$WORLD/spray.out" | sed 's/^/#   /'
 				grep -F "$c:" "$WORLD/dracd.log" | tail -2 | sed 's/^/#   /'
 			fi
