@@ -353,8 +353,9 @@ class Conn:
                 return
 
     def connect(self):
+        self.syn_tsval = self.tsval()
         opts = [("MSS", 1460), ("SAckOK", b""),
-                ("Timestamp", (self.tsval(), 0)), ("NOP", None),
+                ("Timestamp", (self.syn_tsval, 0)), ("NOP", None),
                 ("WScale", 7)]
         t = TCP(sport=self.sport, dport=self.dport, seq=self.iss, flags=SYN,
                 window=64240, options=opts)
@@ -540,6 +541,14 @@ def sc_a(c, proto, decoy, hidden, order):
         # SYN's is taken.
         c.tsfixed = 0
     greet(c, proto)
+    if hidden == "pawswrap":
+        # A pure ACK (which the tap skips) steps Linux's ts_recent
+        # forward by 0x7F800000, a legal jump (less than 2^31).  A TSval
+        # just above that is more than 2^31 - 2^24 "older" than the SYN's
+        # for anyone who compares with the SYN alone; Linux takes it.
+        # And a segment still carrying the old clock now fails PAWS.
+        c.send(c.tcp(ACK, tsval=(c.syn_tsval + 0x7F800000) & 0xffffffff))
+        c.settle(0.02)
     big = hidden in ("frag4", "frag6big")
     pre = pad(proto) if big else b""
     dpay, hpay = pre + DECOY[proto], pre + HIDDEN[proto]
@@ -555,6 +564,9 @@ def sc_a(c, proto, decoy, hidden, order):
     vnet = None
     if hidden == "paws0":
         hfr = c.frames(c.tcp(data=hpay, seq=seq, win=win, tsval=0x80000000))
+    elif hidden == "pawswrap":
+        hfr = c.frames(c.tcp(data=hpay, seq=seq, win=win,
+                             tsval=(c.syn_tsval + 0x7F800001) & 0xffffffff))
     elif hidden == "vnet":
         # A checksum that is simply wrong, sent as CHECKSUM_PARTIAL.
         vnet = c.frames(c.tcp(data=hpay, seq=seq, win=win, badsum=True))
@@ -570,6 +582,8 @@ def sc_a(c, proto, decoy, hidden, order):
             c.w.send_vnet(f, c.v6)
         c.send_frames(hfr + dfr)
     c.snd_nxt = (seq + len(hpay)) & 0xffffffff
+    if hidden == "pawswrap":
+        c.ts0 = (c.ts0 + 0x7F800002) & 0xffffffff   # Linux's clock now
     if order == "rev":
         c.settle(0.05)
         c.send(c.tcp(ACK))      # open the window again
@@ -758,6 +772,10 @@ def plan(fam):
             # says "discard", and an AH header with no IPsec state.
             for d in ("dstdrop", "ah"):
                 names.append(f"A:{proto}:{d}:paws0:fwd")
+        # PAWS judged against the SYN's TSval only: Linux's ts_recent
+        # moves on (pure ACKs the tap never sees can move it).
+        names.append(f"A:{proto}:old:pawswrap:rev")
+        names.append(f"A:{proto}:stale:pawswrap:fwd")
         # A local neighbour (container on the same host) can hand the
         # server's stack a bad checksum it trusts.
         names.append(f"A:{proto}:old:vnet:rev")
