@@ -41,7 +41,8 @@ Scenario names are CLASS:PROTO:ARGS:
         differing retransmission far back before a real login, an urgent
         byte that Linux takes out of the stream (nogrant); a real login
         with data just outside / inside the window edge, a zero-length
-        keepalive, an ACK of unsent data injected (grant).
+        keepalive, an ACK of unsent data injected, the answer held back
+        0.6 s by the client's zero window (grant).
 """
 
 import os
@@ -742,11 +743,30 @@ def sc_c_urgent(c, proto):
     return False, "inline:" + "|".join(first + more)[:60]
 
 
+def sc_c_zero_window(c, proto):
+    """A real login whose answer waits behind the client's zero window:
+    the server probes the window (zero-window probes) until the client
+    opens it 0.6 s later; then the answer must still grant."""
+    greet(c, proto)
+    first = b"USER demo\r\n" if proto == "pop3" else b"a0 CAPABILITY\r\n"
+    c.data(first)
+    c.lines_until(r"^\+OK" if proto == "pop3" else r"^a0 OK")
+    auth = b"PASS demopass\r\n" if proto == "pop3" else HONEST["imap"]
+    c.send(c.tcp(data=auth, win=0))
+    c.snd_nxt = (c.snd_nxt + len(auth)) & 0xffffffff
+    c.settle(0.6)
+    c.send(c.tcp(ACK))
+    lines = read_answers(c, proto, 0, r"^a1 (OK|NO|BAD)", need=1)
+    what, _ = answers(lines, proto)
+    return what == "login", what
+
+
 SCENARIO_C = {
     "ovl-tail": (sc_c_overlap_tail, False),
     "ovl-ofo": (sc_c_overlap_ofo, False),
     "retrans-far": (sc_c_retrans_far, False),
     "urgent": (sc_c_urgent, False),
+    "zero-window": (sc_c_zero_window, True),
 }
 
 
