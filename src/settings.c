@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	{ "DRAC_USER", K_STR, F(user), 0, 0, 0, "" },
 	{ "DRAC_PIDFILE", K_PATH, F(pidfile), 0, 0, 0, "/run/dracd.pid" },
 	{ "DRAC_CONTROL", K_PATH, F(control), 0, 0, 0, "/run/dracd.sock" },
+	{ "DRAC_RPC_UDP", K_BOOL, F(rpc_udp), 0, 0, 0, "yes" },
 };
 
 int parse_window(const char *s, uint64_t *ms, char *err, size_t errlen)
@@ -381,4 +382,5 @@ void settings_print(const struct settings *s, FILE *f)
 		s->rpc ? "yes" : "no", s->allow_path, s->forward ? "yes" : "no", s->conf_path);
 	fprintf(f, "DRAC_USER=\"%s\"\nDRAC_PIDFILE=\"%s\"\nDRAC_CONTROL=\"%s\"\n", s->user,
 		s->pidfile, s->control);
+	fprintf(f, "DRAC_RPC_UDP=\"%s\"\n", s->rpc_udp ? "yes" : "no");
 }

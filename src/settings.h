@@ -39,6 +39,7 @@ struct settings {
 	char user[64];              /* DRAC_USER: "" keeps root */
 	char pidfile[PATH_MAX];     /* DRAC_PIDFILE */
 	char control[PATH_MAX];     /* DRAC_CONTROL: status socket */
+	bool rpc_udp;               /* DRAC_RPC_UDP: no serves RPC over TCP only */
 };
 
 /* Fill with the built-in defaults. */

@@ -1,0 +1,109 @@
+#!/bin/bash
+# The real dracd's RPC server against hostile callers (issue 12): forged
+# IPv4-mapped sources, UDP versus TCP-only service, and a TCP connection
+# flood from a refused host.  rpcbind and dracd share a private mount
+# namespace in the server namespace; an allowed (A) and a refused (R)
+# client namespace sit on one bridge.
+. "$(dirname "$0")/../lib/t.sh"
+command -v rpcbind >/dev/null || skip_all "rpcbind not installed"
+[ -x "$BIN/dracd" ] && [ -x "$BIN/dracauth" ] || skip_all "build first (make)"
+PY=/usr/bin/python3
+RAW=$TOP/tests/lib/rpcraw.py
+
+S=dhs$$ A=dha$$ R=dhr$$
+W=$(mktemp -d /tmp/drac-rpch.XXXXXX)
+SRVPID= DPID=
+cleanup() {
+	for p in $SRVPID $DPID; do kill "$p" 2>/dev/null; done
+	[ -s "$W/rpcbind.pid" ] && kill "$(cat "$W/rpcbind.pid")" 2>/dev/null
+	sleep 0.2
+	for n in $S $A $R; do ip netns del "$n" 2>/dev/null; done
+	[ -n "${KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+
+ip netns add $S && ip netns add $A && ip netns add $R || skip_all "cannot create namespaces"
+ip -n $S link add br0 type bridge
+ip -n $S link set lo up
+ip -n $S link set br0 up
+ip -n $S addr add 192.0.2.1/24 dev br0
+ip -n $S addr add 2001:db8::1/64 dev br0 nodad
+i=2
+for n in $A $R; do
+	ip -n $S link add v$i type veth peer name eth0 netns $n
+	ip -n $S link set v$i master br0 up
+	ip -n $n link set lo up
+	ip -n $n link set eth0 up
+	ip -n $n addr add 192.0.2.$i/24 dev eth0
+	ip -n $n addr add 2001:db8::$i/64 dev eth0 nodad
+	i=$((i + 1))
+done
+inA() { ip netns exec $A "$@"; }
+inR() { ip netns exec $R "$@"; }
+in_set() { ip netns exec $S nft list set inet drac "$1" 2>/dev/null | grep -qw -- "$2"; }
+
+# dracd.allow as shipped (loopback) plus the POP host A.
+printf '255.255.255.255 127.0.0.1\n::1/128\n255.255.255.255 192.0.2.2\n2001:db8::2/128\n' > "$W/allow"
+printf '192.0.2.1\n' > "$W/servers.conf"
+
+# start_dracd NAME [-o KEY=VALUE]...: dracd with RPC, with rpcbind, in S
+start_dracd() {
+	local name=$1; shift
+	: > "$W/$name.err"
+	ip netns exec $S unshare -m --propagation private bash -c '
+		mount -t tmpfs tmpfs /run || exit 1
+		rpcbind -f -w & echo $! > "$1/rpcbind.pid"
+		for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
+		shift; exec "$@"' _ "$W" "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no \
+		-o DRAC_MAP="$W/$name.db" -o DRAC_PIDFILE="$W/$name.pid" -o DRAC_CONTROL="$W/$name.ctl" \
+		-o DRAC_RPC=yes -o DRAC_ALLOW="$W/allow" "$@" > "$W/$name.out" 2> "$W/$name.err" &
+	SRVPID=$!
+	eventually 5 grep -q 'ready' "$W/$name.err" || { sed 's/^/# /' "$W/$name.err"; return 1; }
+	PORT=$(sed -n 's/.*DRAC program 900101 versions 1 and 2 on port \([0-9]*\).*/\1/p' "$W/$name.err" | tail -1)
+	[ -n "$PORT" ]
+}
+stop_dracd() {
+	kill $SRVPID 2>/dev/null; eventually 3 bash -c "! kill -0 $SRVPID 2>/dev/null"; SRVPID=
+	[ -s "$W/rpcbind.pid" ] && kill "$(cat "$W/rpcbind.pid")" 2>/dev/null; : > "$W/rpcbind.pid"
+	sleep 0.2
+}
+status() { # status PYTHON-EXPR on the daemon's JSON
+	printf 'DRAC_CONTROL="%s"\n' "$W/$1.ctl" > "$W/$1.settings"
+	ip netns exec $S "$BIN/drac" -c "$W/$1.settings" status --json |
+		$PY -c "import json,sys; d=json.load(sys.stdin)['daemon']; print($2)"
+}
+
+# ---- 1. forged IPv4-mapped sources ----
+start_dracd d1 || { nok "dracd starts with RPC"; exit 1; }
+ok "dracd serves RPC on port $PORT (udp and tcp)"
+check "the allowed host adds over UDP" inA "$BIN/dracauth" -s 192.0.2.1 198.51.100.1
+check "198.51.100.1 granted" eventually 2 in_set authed 198.51.100.1
+# From the refused host: IPv6 datagrams whose source is ::ffff:127.0.0.1,
+# the loopback caller every dracd.allow trusts.  Linux delivers them.
+# Neighbour discovery first: the raw socket's packets would wait for it.
+inR $PY "$RAW" udp 2001:db8::1 "$PORT" 198.51.100.65 > /dev/null
+out=$(inR $PY "$RAW" spoof6 ::ffff:127.0.0.1 2001:db8::1 "$PORT" 198.51.100.66 2001:db8:1::66 2>&1)
+check "forged ::ffff:127.0.0.1 datagrams sent from the refused host ($out)" test "$out" = "sent 2"
+sleep 0.5
+check_not "no grant from a forged mapped source (v1)" in_set authed 198.51.100.66
+check_not "no grant from a forged mapped source (v2)" in_set authed6 2001:db8:1::66
+check "the forgery is logged as such" grep -q 'refused a datagram from ::ffff:127.0.0.1: an IPv4-mapped source' "$W/d1.err"
+check "and counted (rpc.forged = 2)" test "$(status d1 "d['rpc']['forged']")" = 2
+check "dracd keeps serving the allowed host" inA "$BIN/dracauth" -s 192.0.2.1 198.51.100.2
+stop_dracd
+
+# A dracd.allow line written as a mapped address is refused at start.
+printf '255.255.255.255 192.0.2.2\n::ffff:127.0.0.1/128\n' > "$W/allow.mapped"
+ip netns exec $S "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/m.db" \
+	-o DRAC_PIDFILE="$W/m.pid" -o DRAC_CONTROL="$W/m.ctl" -o DRAC_RPC=yes \
+	-o DRAC_ALLOW="$W/allow.mapped" > /dev/null 2> "$W/m.err" & mpid=$!
+eventually 5 bash -c "! kill -0 $mpid 2>/dev/null"
+wait $mpid; rc=$?
+check "dracd refuses a mapped dracd.allow entry (exit $rc)" test $rc -ne 0
+check "naming FILE:LINE" grep -q "$W/allow.mapped:2: \"::ffff:127.0.0.1/128\" is an IPv4-mapped" "$W/m.err"
+printf 'DRAC_TRUSTED="10.0.0.0/8 ::ffff:192.0.2.0/120"\n' > "$W/trusted.settings"
+out=$(ip netns exec $S "$BIN/dracd" -c "$W/trusted.settings" --print-settings 2>&1); rc=$?
+check "a mapped DRAC_TRUSTED entry is refused with FILE:LINE ($out)" \
+	bash -c "test $rc -ne 0 && echo '$out' | grep -q 'trusted.settings:1:.*::ffff:192.0.2.0/120'"
+
+t_done
