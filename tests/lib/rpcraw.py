@@ -8,7 +8,7 @@
 #       addstat or "noanswer"
 #   rpcraw.py keep HOST PORT N ADDR_PREFIX SECONDS   one TCP connection
 #       kept open: N calls spread over SECONDS (ADDR_PREFIX + i); prints
-#       "ok K of N" (answers ADD_SUCCESS on that one connection)
+#       "answered K of N" (calls that got ADD_SUCCESS on that one connection)
 #   rpcraw.py flood HOST PORT SECONDS       connect and hold (and churn)
 #       as many TCP connections as it can; prints "connects N"
 import socket, struct, sys, time, ipaddress, os, random
@@ -90,7 +90,8 @@ def keep(host, port, n, prefix, seconds):
         except OSError as e:
             print('# call', i, 'failed:', e, flush=True)
         time.sleep(seconds / n)
-    print('ok %d of %d' % (good, n))
+    print('answered %d of %d' % (good, n))
+    sys.exit(0 if good == n else 1)
 
 def flood(host, port, seconds):
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET

@@ -106,4 +106,23 @@ out=$(ip netns exec $S "$BIN/dracd" -c "$W/trusted.settings" --print-settings 2>
 check "a mapped DRAC_TRUSTED entry is refused with FILE:LINE ($out)" \
 	bash -c "test $rc -ne 0 && echo '$out' | grep -q 'trusted.settings:1:.*::ffff:192.0.2.0/120'"
 
+# ---- 5. a TCP connection flood from a refused host ----
+start_dracd d5 || { nok "dracd starts for the flood"; exit 1; }
+inA $PY "$RAW" keep 192.0.2.1 "$PORT" 40 198.51.100. 8 > "$W/keep.out" 2>&1 &
+KPID=$!
+sleep 1
+inR timeout 20 $PY "$RAW" flood 192.0.2.1 "$PORT" 6 > "$W/flood.out" 2>&1
+wait $KPID
+echo "# flood: $(cat "$W/flood.out"); allowed caller: $(tail -1 "$W/keep.out")"
+grep '^#' "$W/keep.out" | head -5
+check "the refused host made thousands of connections ($(cat "$W/flood.out"))" \
+	test "$(awk '{ print $2 }' "$W/flood.out")" -gt 2000
+check "every call on the allowed caller's one connection succeeded" grep -qx 'answered 40 of 40' "$W/keep.out"
+check "198.51.100.40 granted" in_set authed 198.51.100.40
+refused=$(status d5 "d['rpc']['conn_refused']")
+check "the flood's connections were refused at accept ($refused)" test "$refused" -gt 2000
+check "and it was logged with the caller" grep -q 'refused a tcp connection from 192.0.2.3' "$W/d5.err"
+check "an allowed new connection still works after the flood" inA "$PY" "$RAW" keep 192.0.2.1 "$PORT" 1 198.51.100.4 0 >/dev/null
+stop_dracd
+
 t_done
