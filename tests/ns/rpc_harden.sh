@@ -106,6 +106,46 @@ out=$(ip netns exec $S "$BIN/dracd" -c "$W/trusted.settings" --print-settings 2>
 check "a mapped DRAC_TRUSTED entry is refused with FILE:LINE ($out)" \
 	bash -c "test $rc -ne 0 && echo '$out' | grep -q 'trusted.settings:1:.*::ffff:192.0.2.0/120'"
 
+# ---- 2. TCP only: UDP callers can be forged ----
+start_dracd d2 -o DRAC_RPC_UDP=no || { nok "dracd starts with DRAC_RPC_UDP=no"; exit 1; }
+check "the start line says tcp only" grep -q "port $PORT (tcp only" "$W/d2.err"
+out=$(inA rpcinfo -p 192.0.2.1 2>&1)
+check "rpcbind lists 900101 over tcp" bash -c "echo '$out' | grep -Eq '900101 +1 +tcp'"
+check_not "and not over udp" bash -c "echo '$out' | grep -Eq '900101 +[12] +udp'"
+out=$(inA $PY "$RAW" udp 192.0.2.1 "$PORT" 198.51.100.20)
+check "a UDP call to the port gets no answer ($out)" test "$out" = noanswer
+out=$(inA "$BIN/dracauth" -s 192.0.2.1 198.51.100.21 2>&1); rc=$?
+check "dracauth over UDP fails, saying why (exit $rc: $out)" \
+	bash -c "test $rc -eq 1 && echo '$out' | grep -q 'not registered over UDP'"
+sleep 0.3
+check_not "nothing granted over UDP" bash -c "in_set() { ip netns exec $S nft list set inet drac authed | grep -Eqw -- \"\$1\"; }; in_set '198.51.100.2[01]'"
+check "dracauth -T adds over TCP" inA "$BIN/dracauth" -T -s 192.0.2.1 198.51.100.22
+check "198.51.100.22 granted" eventually 2 in_set authed 198.51.100.22
+check "tcp:SERVER over IPv6" inA "$BIN/dracauth" -s tcp:2001:db8::1 2001:db8:1::22
+check "2001:db8:1::22 granted" eventually 2 in_set authed6 2001:db8:1::22
+printf '# the SMTP host\ntcp:192.0.2.1\n' > "$W/tcp.conf"
+check "a dracd.conf line tcp:NAME" inA "$BIN/dracauth" -c "$W/tcp.conf" 198.51.100.23
+check "198.51.100.23 granted" eventually 2 in_set authed 198.51.100.23
+out=$(inR "$BIN/dracauth" -T -s 192.0.2.1 198.51.100.24 2>&1); rc=$?
+check "the refused host's TCP call fails (exit $rc: $out)" \
+	bash -c "test $rc -eq 1 && echo '$out' | grep -q 'dracd.allow'"
+check "logged as a refused connection" grep -q 'refused a tcp connection from 192.0.2.3' "$W/d2.err"
+# The split setup: the POP host's dracd forwards over TCP by default.
+: > "$W/mail.log"
+ip netns exec $A "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/a.db" \
+	-o DRAC_PIDFILE="$W/a.pid" -o DRAC_CONTROL="$W/a.ctl" -o DRAC_FORWARD=yes \
+	-o DRAC_SERVERS="$W/servers.conf" -o DRAC_LOGHOOK_FILE="$W/mail.log" \
+	> /dev/null 2> "$W/a.err" &
+DPID=$!
+eventually 5 grep -q ready "$W/a.err"
+sleep 0.3
+echo "Nov 27 21:00:00 pop dovecot[1]: pop3-login: Login: user=<u>, method=PLAIN, rip=198.51.100.25, lip=192.0.2.2, mpid=9, TLS, session=<s>" >> "$W/mail.log"
+check "the POP host's forwarder grants on the TCP-only server" eventually 5 in_set authed 198.51.100.25
+s=$(status a "d['forward']")
+check "acknowledged ($s)" bash -c "echo \"$s\" | grep -q \"'acked': 1\""
+kill $DPID; DPID=
+stop_dracd
+
 # ---- 5. a TCP connection flood from a refused host ----
 start_dracd d5 || { nok "dracd starts for the flood"; exit 1; }
 inA $PY "$RAW" keep 192.0.2.1 "$PORT" 40 198.51.100. 8 > "$W/keep.out" 2>&1 &

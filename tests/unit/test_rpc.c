@@ -605,10 +605,26 @@ static void test_forward(void)
 	addr_parse("2001:db8:5::5", &a);
 	rpcfwd_send(f, &a);
 	run_until(l, fwd_done, f, 3000, &lag);
-	T_EQ_INT(rpcfwd_stats(f)->sent, 4, "2 addresses x 2 servers sent (duplicate merged)");
+	T_EQ_INT(rpcfwd_stats(f)->sent, 4, "2 addresses x 2 servers sent over TCP (duplicate merged)");
 	T_EQ_INT(rpcfwd_stats(f)->acked, 4, "all acknowledged");
 	T_OK(seen("203.0.113.5") && seen("2001:db8:5::5"), "granted at the server");
+	/* the kept connection carries the next one too */
+	addr_parse("203.0.113.6", &a);
+	rpcfwd_send(f, &a);
+	run_until(l, fwd_done, f, 3000, &lag);
+	T_EQ_INT(rpcfwd_stats(f)->acked, 6, "a later grant on the same connections");
 	rpcfwd_free(f);
+
+	/* the classic transport on request */
+	fo.proto = IPPROTO_UDP;
+	f = rpcfwd_new_opts(l, &fo);
+	addr_parse("203.0.113.7", &a);
+	rpcfwd_send(f, &a);
+	run_until(l, fwd_done, f, 3000, &lag);
+	T_EQ_INT(rpcfwd_stats(f)->acked, 2, "over UDP too");
+	T_OK(seen("203.0.113.7"), "granted at the server");
+	rpcfwd_free(f);
+	fo.proto = 0;
 
 	/* this host is skipped unless asked */
 	fo.keep_local = false;
@@ -629,6 +645,7 @@ static void test_forward(void)
 	fo.keep_local = true;
 	fo.port = ntohs(sin.sin_port);
 	fo.give_up_ms = 600;
+	fo.proto = IPPROTO_UDP;
 	f = rpcfwd_new_opts(l, &fo);
 	t0 = loop_now();
 	for (int i = 0; i < 50; i++) {
@@ -648,6 +665,42 @@ static void test_forward(void)
 		ssize_t r = recv(dead, b, sizeof(b), MSG_DONTWAIT);
 
 		T_OK(r == 44, "the silent server did get the calls");
+	}
+	rpcfwd_free(f);
+	close(dead);
+
+	/* the same over TCP: a listener that never answers */
+	dead = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_port = 0;
+	bind(dead, (struct sockaddr *)&sin, sizeof(sin));
+	listen(dead, 4);
+	sl = sizeof(sin);
+	getsockname(dead, (struct sockaddr *)&sin, &sl);
+	fo.port = ntohs(sin.sin_port);
+	fo.proto = IPPROTO_TCP;
+	f = rpcfwd_new_opts(l, &fo);
+	t0 = loop_now();
+	lag = 0;
+	for (int i = 0; i < 50; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "198.51.100.%d", i + 10);
+		addr_parse(ip, &a);
+		rpcfwd_send(f, &a);
+	}
+	run_until(l, fwd_done, f, 3000, &lag);
+	T_EQ_INT(rpcfwd_stats(f)->failed, 50, "50 additions to a silent TCP server failed");
+	T_OK(loop_now() - t0 >= 550 && loop_now() - t0 < 1000, "after the 600 ms limit (%llu ms)",
+	     (unsigned long long)(loop_now() - t0));
+	T_OK(lag < 20, "the loop never stalled (max lateness %llu ms)", (unsigned long long)lag);
+	{
+		int c = accept(dead, NULL, NULL);
+		char b[8192];
+		ssize_t r = c >= 0 ? recv(c, b, sizeof(b), MSG_DONTWAIT) : -1;
+
+		T_OK(r == 50 * 48, "one connection carried the 50 calls (%zd bytes)", r);
+		if (c >= 0)
+			close(c);
 	}
 	rpcfwd_free(f);
 	close(dead);
