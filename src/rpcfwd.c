@@ -422,6 +422,49 @@ static void fwd_drac_ready(int fd, uint32_t events, void *arg)
 	}
 }
 
+static void fwd_rpcb_close(struct fwd_server *s)
+{
+	loop_del_fd(s->f->loop, s->rpcb_fd);
+	close(s->rpcb_fd);
+	s->rpcb_fd = -1;
+}
+
+static void fwd_rpcb_failed(struct fwd_server *s, const char *why)
+{
+	if (fwd_may_log(s->f))
+		msg_warn("rpc forward: %s: %s", s->name, why);
+	fwd_rpcb_close(s);
+	s->state = FS_WAIT;
+	s->retry_at = loop_now() + 2000;
+}
+
+/* rpcbind answered: the DRAC port, or 0 for not registered. */
+static void fwd_rpcb_answer(struct fwd_server *s, uint16_t port)
+{
+	fwd_rpcb_close(s);
+	if (!port) {
+		if (fwd_may_log(s->f))
+			msg_warn("rpc forward: %s: program %d is not registered over %s with rpcbind",
+				 s->name, DRACPROG, s->proto == IPPROTO_TCP ? "tcp" : "udp");
+		s->state = FS_WAIT;
+		s->retry_at = loop_now() + 2000;
+		return;
+	}
+	if (fwd_port_known(s, port) < 0) {
+		msg_warn("rpc forward: %s: cannot open a socket: %s", s->name, strerror(errno));
+		s->state = FS_WAIT;
+		s->retry_at = loop_now() + 2000;
+		return;
+	}
+	msg_debug("rpc forward: %s: DRAC on port %u over %s", s->name, port,
+		  s->proto == IPPROTO_TCP ? "tcp" : "udp");
+	/* Send what waited for the port now, not at its next retry. */
+	for (unsigned i = 0; i < s->np; i++) {
+		s->p[i].gap = FWD_RETRY_MS;
+		fwd_send_one(s, &s->p[i], loop_now());
+	}
+}
+
 static void fwd_rpcb_ready(int fd, uint32_t events, void *arg)
 {
 	struct fwd_server *s = arg;
@@ -432,40 +475,74 @@ static void fwd_rpcb_ready(int fd, uint32_t events, void *arg)
 	while ((r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
 		if (drac_rpcb_decode(buf, r, s->rpcb_xid, s->sa.ss_family, &port) < 0)
 			continue;
-		loop_del_fd(s->f->loop, s->rpcb_fd);
-		close(s->rpcb_fd);
-		s->rpcb_fd = -1;
-		if (!port) {
-			if (fwd_may_log(s->f))
-				msg_warn("rpc forward: %s: program %d is not registered with rpcbind",
-					 s->name, DRACPROG);
-			s->state = FS_WAIT;
-			s->retry_at = loop_now() + 2000;
-			return;
-		}
-		if (fwd_port_known(s, port) < 0) {
-			msg_warn("rpc forward: %s: cannot open a socket: %s", s->name, strerror(errno));
-			s->state = FS_WAIT;
-			s->retry_at = loop_now() + 2000;
-			return;
-		}
-		msg_debug("rpc forward: %s: DRAC on port %u over %s", s->name, port,
-			  s->proto == IPPROTO_TCP ? "tcp" : "udp");
-		/* Send what waited for the port now, not at its next retry. */
-		for (unsigned i = 0; i < s->np; i++) {
-			s->p[i].gap = FWD_RETRY_MS;
-			fwd_send_one(s, &s->p[i], loop_now());
-		}
+		fwd_rpcb_answer(s, port);
 		return;
 	}
-	if (errno == ECONNREFUSED) {
-		if (fwd_may_log(s->f))
-			msg_warn("rpc forward: %s: no rpcbind (connection refused)", s->name);
-		loop_del_fd(s->f->loop, s->rpcb_fd);
-		close(s->rpcb_fd);
-		s->rpcb_fd = -1;
-		s->state = FS_WAIT;
-		s->retry_at = loop_now() + 2000;
+	if (errno == ECONNREFUSED)
+		fwd_rpcb_failed(s, "no rpcbind (connection refused)");
+}
+
+/* The TCP lookup: rpcbind answers GETADDR for the netid of the transport
+ * it is asked over, so the tcp6 port must be asked over TCP.  One record
+ * out once connected, one record in (into s->in: the DRAC connection is
+ * closed while looking up). */
+static void fwd_rpcb_tcp_ready(int fd, uint32_t events, void *arg)
+{
+	struct fwd_server *s = arg;
+	uint16_t port;
+
+	if (s->rpcb_gap == 0) {		/* connecting */
+		uint8_t buf[4 + 64];
+		int err = 0;
+		socklen_t el = sizeof(err);
+		size_t n = drac_rpcb_encode_proto(buf + 4, sizeof(buf) - 4, s->rpcb_xid,
+						  s->sa.ss_family, DRACVERS, IPPROTO_TCP);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+			fwd_rpcb_failed(s, err == ECONNREFUSED ? "no rpcbind (connection refused)" :
+					"cannot reach rpcbind");
+			return;
+		}
+		put32(buf, 0x80000000u | (uint32_t)n);
+		if (send(fd, buf, 4 + n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(4 + n)) {
+			fwd_rpcb_failed(s, "rpcbind closed the connection");
+			return;
+		}
+		s->rpcb_gap = 1;
+		s->inlen = 0;
+		loop_mod_fd(s->f->loop, fd, EPOLLIN);
+		return;
+	}
+	for (;;) {
+		ssize_t r = recv(fd, s->in + s->inlen, sizeof(s->in) - s->inlen, MSG_DONTWAIT);
+		uint32_t h, flen;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			fwd_rpcb_failed(s, "rpcbind closed the connection");
+			return;
+		}
+		s->inlen += r;
+		if (s->inlen < 4)
+			continue;
+		h = get32(s->in);
+		flen = h & 0x7fffffff;
+		if (!(h >> 31) || flen > sizeof(s->in) - 4) {
+			fwd_rpcb_failed(s, "malformed answer from rpcbind");
+			return;
+		}
+		if (s->inlen < 4 + flen)
+			continue;
+		if (drac_rpcb_decode(s->in + 4, flen, s->rpcb_xid, s->sa.ss_family, &port) < 0) {
+			fwd_rpcb_failed(s, "malformed answer from rpcbind");
+			return;
+		}
+		s->inlen = 0;
+		fwd_rpcb_answer(s, port);
+		return;
 	}
 }
 
@@ -475,6 +552,14 @@ static void fwd_rpcb_send(struct fwd_server *s, uint64_t now)
 	size_t n = drac_rpcb_encode_proto(buf, sizeof(buf), s->rpcb_xid, s->sa.ss_family,
 					  DRACVERS, s->proto);
 
+	if (s->proto == IPPROTO_TCP) {
+		/* TCP retransmits; a lookup that hangs is given up */
+		if (s->rpcb_next)
+			fwd_rpcb_failed(s, "rpcbind did not answer");
+		else
+			s->rpcb_next = now + 4000;
+		return;
+	}
 	send(s->rpcb_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	s->rpcb_next = now + s->rpcb_gap;
 	if (s->rpcb_gap < 4000)
@@ -494,6 +579,19 @@ static void fwd_lookup(struct fwd_server *s)
 		goto bad;
 	}
 	sa_set_port(&rb, 111);
+	if (s->proto == IPPROTO_TCP) {
+		s->rpcb_fd = socket(rb.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (s->rpcb_fd < 0 || (connect(s->rpcb_fd, (struct sockaddr *)&rb, sa_len(&rb)) < 0 &&
+				       errno != EINPROGRESS) ||
+		    loop_add_fd(s->f->loop, s->rpcb_fd, EPOLLOUT, fwd_rpcb_tcp_ready, s) < 0)
+			goto bad;
+		s->state = FS_LOOKUP;
+		s->rpcb_xid = random_xid();
+		s->rpcb_gap = 0;	/* connecting */
+		s->rpcb_next = 0;
+		fwd_rpcb_send(s, loop_now());
+		return;
+	}
 	s->rpcb_fd = socket(rb.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->rpcb_fd < 0 || connect(s->rpcb_fd, (struct sockaddr *)&rb, sa_len(&rb)) < 0 ||
 	    loop_add_fd(s->f->loop, s->rpcb_fd, EPOLLIN, fwd_rpcb_ready, s) < 0)

@@ -130,19 +130,22 @@ out=$(inR "$BIN/dracauth" -T -s 192.0.2.1 198.51.100.24 2>&1); rc=$?
 check "the refused host's TCP call fails (exit $rc: $out)" \
 	bash -c "test $rc -eq 1 && echo '$out' | grep -q 'dracd.allow'"
 check "logged as a refused connection" grep -q 'refused a tcp connection from 192.0.2.3' "$W/d2.err"
-# The split setup: the POP host's dracd forwards over TCP by default.
+# The split setup: the POP host's dracd forwards over TCP by default,
+# to the server's IPv4 and IPv6 address (rpcbind asked over TCP too).
+printf '192.0.2.1\n2001:db8::1\n' > "$W/fwd.conf"
 : > "$W/mail.log"
 ip netns exec $A "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/a.db" \
 	-o DRAC_PIDFILE="$W/a.pid" -o DRAC_CONTROL="$W/a.ctl" -o DRAC_FORWARD=yes \
-	-o DRAC_SERVERS="$W/servers.conf" -o DRAC_LOGHOOK_FILE="$W/mail.log" \
+	-o DRAC_SERVERS="$W/fwd.conf" -o DRAC_LOGHOOK_FILE="$W/mail.log" \
 	> /dev/null 2> "$W/a.err" &
 DPID=$!
 eventually 5 grep -q ready "$W/a.err"
 sleep 0.3
 echo "Nov 27 21:00:00 pop dovecot[1]: pop3-login: Login: user=<u>, method=PLAIN, rip=198.51.100.25, lip=192.0.2.2, mpid=9, TLS, session=<s>" >> "$W/mail.log"
 check "the POP host's forwarder grants on the TCP-only server" eventually 5 in_set authed 198.51.100.25
-s=$(status a "d['forward']")
-check "acknowledged ($s)" bash -c "echo \"$s\" | grep -q \"'acked': 1\""
+acked() { [ "$(status a "d['forward']['acked']")" = 2 ]; }
+check "acknowledged by both addresses" eventually 3 acked
+s=$(status a "d['forward']"); echo "# forward: $s"
 kill $DPID; DPID=
 stop_dracd
 
