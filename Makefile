@@ -103,13 +103,20 @@ FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-check: deps unit
+# check, demo and bench install the dependencies first and only then
+# build, in a second make: this one's PKG_CFLAGS and PKG_LIBS were
+# computed when it read this file, before tests/deps could install
+# pkg-config and the -dev packages (empty on a fresh machine).
+check: deps
+	$(MAKE) unit
 	BUILD=$(BUILD) tests/run
 
-bench: deps all $(BENCH_BIN) $(TOOL_BIN)
+bench: deps
+	$(MAKE) all $(BENCH_BIN) $(TOOL_BIN)
 	BUILD=$(BUILD) bench/run
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	BUILD=$(BUILD) tests/demo
 
 deps:

@@ -68,6 +68,26 @@ void addr_unmap(struct drac_addr *a)
 	}
 }
 
+bool addr_is_v4mapped(const struct drac_addr *a)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return a->family == AF_INET6 && memcmp(a->a, prefix, 12) == 0;
+}
+
+bool net_is_v4mapped(const char *s)
+{
+	char buf[ADDR_STRLEN];
+	size_t n = strcspn(s, "/");
+	struct drac_addr a;
+
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return addr_parse(buf, &a) == 0 && addr_is_v4mapped(&a);
+}
+
 bool addr_is_loopback(const struct drac_addr *a)
 {
 	static const uint8_t lo6[16] = { [15] = 1 };
@@ -167,8 +187,11 @@ int netlist_parse(struct netlist *l, const char *s, char *badbuf, size_t badlen)
 			s++;
 			continue;
 		}
+		/* ::ffff:a.b.c.d never matches: IPv4 peers are compared as
+		 * IPv4 and a mapped source on an IPv6 socket is forged. */
 		if (n >= sizeof(word) || (memcpy(word, s, n), word[n] = '\0',
-					  net_parse(word, &net) < 0)) {
+					  net_parse(word, &net) < 0) ||
+		    net_is_v4mapped(word)) {
 			snprintf(badbuf, badlen, "%.*s", (int)n, s);
 			return -1;
 		}

@@ -39,6 +39,10 @@ void addr_from_bytes(struct drac_addr *out, int family, const void *bytes);
 /* An IPv4-mapped IPv6 address becomes the IPv4 address. */
 void addr_unmap(struct drac_addr *a);
 bool addr_is_loopback(const struct drac_addr *a);
+/* ::ffff:a.b.c.d, an IPv4 address written as IPv6. */
+bool addr_is_v4mapped(const struct drac_addr *a);
+/* "ADDR" or "ADDR/PREFIX" whose ADDR (before any masking) is one. */
+bool net_is_v4mapped(const char *s);
 
 /* "ADDR" or "ADDR/PREFIX"; a host address gets the full prefix. */
 int net_parse(const char *s, struct drac_net *out);

@@ -69,6 +69,11 @@ struct allowlist *allow_default(void)
 	return l;
 }
 
+/* Callers come in as IPv4 on IPv4 sockets; a mapped source on dracd's
+ * V6ONLY sockets is forged, so such a line could only ever admit forgers. */
+#define MAPPED_WHY "\"%s\" is an IPv4-mapped IPv6 address: write the IPv4 address " \
+	"(a.b.c.d or a.b.c.d/n); mapped callers are refused as forged"
+
 /* One word of a line: at most one address or CIDR, so bounded. */
 static int allow_word(const char *s, size_t n, char *buf, size_t len)
 {
@@ -126,6 +131,10 @@ static int allow_line(const char *s, size_t len, struct allow_entry *e,
 			snprintf(why, whylen, "bad network \"%s\"", a);
 			return -1;
 		}
+		if (net_is_v4mapped(a)) {
+			snprintf(why, whylen, MAPPED_WHY, a);
+			return -1;
+		}
 		*slash = '\0';
 		if (addr_parse(a, &addr) < 0 || !addr_eq(&addr, &net.addr)) {
 			snprintf(why, whylen, "\"%s/%s\" has host bits set", a, slash + 1);
@@ -143,6 +152,10 @@ static int allow_line(const char *s, size_t len, struct allow_entry *e,
 	}
 	if (allow_word(w[1], wl[1], b, sizeof(b)) < 0 || addr_parse(b, &addr) < 0) {
 		snprintf(why, whylen, "bad netaddr \"%.*s\"", (int)(wl[1] > 64 ? 64 : wl[1]), w[1]);
+		return -1;
+	}
+	if (addr_is_v4mapped(&addr)) {
+		snprintf(why, whylen, MAPPED_WHY, b);
 		return -1;
 	}
 	if (mask.family != addr.family) {
@@ -273,19 +286,20 @@ bad:
 
 bool allow_check(const struct allowlist *l, const struct drac_addr *caller)
 {
-	struct drac_addr c = *caller;
+	const struct drac_addr *c = caller;
 
-	if (!l)
+	/* Never unmapped here: only a forged datagram carries a mapped
+	 * source to dracd (its IPv6 sockets are V6ONLY). */
+	if (!l || addr_is_v4mapped(c))
 		return false;
-	addr_unmap(&c);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct allow_entry *e = &l->e[i];
 		size_t k, n = e->family == AF_INET ? 4 : 16;
 
-		if (e->family != c.family)
+		if (e->family != c->family)
 			continue;
 		for (k = 0; k < n; k++)
-			if ((c.a[k] & e->mask[k]) != e->addr[k])
+			if ((c->a[k] & e->mask[k]) != e->addr[k])
 				break;
 		if (k == n)
 			return true;

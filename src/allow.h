@@ -9,8 +9,9 @@
  *	2001:db8::/64
  *
  * A caller matches a line when (caller & mask) == addr, as in rpc.dracd.
- * Masks need not be contiguous.  An IPv4-mapped IPv6 caller is checked as
- * IPv4.  A line whose address has bits outside its mask could never match
+ * Masks need not be contiguous.  An IPv4-mapped IPv6 caller
+ * (::ffff:a.b.c.d) never matches: dracd's IPv6 sockets are V6ONLY, so such
+ * a source is forged; lines written that way are errors.  A line whose address has bits outside its mask could never match
  * and is an error, as is anything else that is not one of the forms above.
  *
  * A missing file means "255.255.255.255 127.0.0.1" and "::1/128".  An empty

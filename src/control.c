@@ -101,7 +101,7 @@ void control_close(struct control *c)
 	free(c);
 }
 
-int control_query(const char *path, char *buf, size_t len)
+ssize_t control_query(const char *path, char *buf, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { 2, 0 };
@@ -124,5 +124,5 @@ int control_query(const char *path, char *buf, size_t len)
 		off += n;
 	buf[off] = '\0';
 	close(fd);
-	return off ? 0 : -1;
+	return off ? (ssize_t)off : -1;
 }

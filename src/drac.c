@@ -18,11 +18,12 @@
 #include "nftset.h"
 #include "ruleset.h"
 #include "settings.h"
+#include "statusdoc.h"
 
 static void usage(FILE *f)
 {
 	fputs("usage: drac [-c settings] COMMAND\n"
-	      "  add ADDRESS [WINDOW]   grant (or refresh) ADDRESS for WINDOW (default EXPIRE_TIME)\n"
+	      "  add ADDRESS [WINDOW]   grant (or refresh) ADDRESS for WINDOW (default: dracd's)\n"
 	      "  del ADDRESS            revoke ADDRESS\n"
 	      "  list [--json]          grants in force with their remaining time\n"
 	      "  flush                  revoke every grant\n"
@@ -61,6 +62,20 @@ static struct nftset *open_set(void)
 	return ns;
 }
 
+/* The running dracd's window (dracd -e may differ from the settings
+ * file); the file's EXPIRE_TIME when no dracd answers. */
+static uint64_t window_in_force(const struct settings *s)
+{
+	char doc[8192];
+	ssize_t n = control_query(s->control, doc, sizeof(doc));
+	uint64_t sec;
+
+	if (n > 0 && statusdoc_u64(doc, n, "window_s", &sec) == 0 &&
+	    sec >= 1 && sec <= 31 * 24 * 3600)	/* EXPIRE_TIME's bounds */
+		return sec * 1000;
+	return s->window_ms;
+}
+
 static int cmd_add(const struct settings *s, int argc, char **argv)
 {
 	struct drac_addr a;
@@ -77,6 +92,8 @@ static int cmd_add(const struct settings *s, int argc, char **argv)
 		fprintf(stderr, "drac: %s\n", err);
 		return 2;
 	}
+	if (argc == 2)
+		window = window_in_force(s);
 	ns = open_set();
 	nftset_queue(ns, &a, window);
 	if (nftset_commit(ns, err, sizeof(err)) < 0 && errno == ENOENT) {
@@ -202,48 +219,10 @@ static int cmd_flush(void)
 	return rc;
 }
 
-/* The daemon's JSON status as "path: value" lines.  The document is
- * ours (objects, strings without escapes, numbers), so a flat walk does. */
-static void print_flat(const char *j)
+/* The daemon's JSON status as "path: value" lines. */
+static void print_one(const char *path, const char *value, size_t len, void *arg)
 {
-	char path[256] = "", key[64];
-	size_t depth_len[16];
-	int depth = 0;
-
-	while (*j) {
-		if (*j == '{') {
-			if (depth < 15)
-				depth_len[depth++] = strlen(path);
-			j++;
-		} else if (*j == '}') {
-			if (depth > 0)
-				path[depth_len[--depth]] = '\0';
-			j++;
-		} else if (*j == '"') {
-			size_t n = strcspn(j + 1, "\"");
-
-			snprintf(key, sizeof(key), "%.*s", (int)n, j + 1);
-			j += n + 2;
-			if (*j != ':')
-				continue;
-			j++;
-			size_t base = depth ? depth_len[depth - 1] : 0;
-
-			snprintf(path + base, sizeof(path) - base, "%s%s", base ? "." : "", key);
-			if (*j == '{') {
-				if (depth < 15)
-					depth_len[depth++] = strlen(path);
-				j++;
-				continue;
-			}
-			n = *j == '"' ? strcspn(j + 1, "\"") + 2 : strcspn(j, ",}");
-			printf("  %-28s %.*s\n", path, (int)(*j == '"' ? n - 2 : n), *j == '"' ? j + 1 : j);
-			j += n;
-			path[base] = '\0';
-		} else {
-			j++;
-		}
-	}
+	printf("  %-28s %.*s\n", path, (int)(len > 200 ? 200 : len), value);
 }
 
 static void count_one(const struct drac_addr *a, uint64_t t, uint64_t e, void *arg)
@@ -257,7 +236,8 @@ static int cmd_status(const struct settings *s, int argc, char **argv)
 	struct nftset *ns = open_set();
 	int present[2], count[2] = { 0, 0 };
 	char daemon[8192];
-	bool up;
+	ssize_t dlen;
+	bool up, valid;
 
 	if (argc > 2 || (argc == 2 && !json)) {
 		usage(stderr);
@@ -269,12 +249,15 @@ static int cmd_status(const struct settings *s, int argc, char **argv)
 			nftset_dump(ns, v6 ? AF_INET6 : AF_INET, count_one, &count[v6]);
 	}
 	nftset_close(ns);
-	up = control_query(s->control, daemon, sizeof(daemon)) == 0;
+	dlen = control_query(s->control, daemon, sizeof(daemon));
+	up = dlen > 0;
+	/* Whatever answers on the socket is not trusted to be dracd. */
+	valid = up && statusdoc_walk(daemon, dlen, NULL, NULL) == 0;
 	if (json) {
 		printf("{\"table\":\"inet drac\",\"authed\":{\"present\":%s,\"elements\":%d},"
 		       "\"authed6\":{\"present\":%s,\"elements\":%d},\"daemon\":%s}\n",
 		       present[0] == 1 ? "true" : "false", count[0],
-		       present[1] == 1 ? "true" : "false", count[1], up ? daemon : "null");
+		       present[1] == 1 ? "true" : "false", count[1], valid ? daemon : "null");
 		return 0;
 	}
 	printf("set inet drac authed:  %s, %d elements\n", present[0] == 1 ? "present" : "MISSING",
@@ -283,7 +266,8 @@ static int cmd_status(const struct settings *s, int argc, char **argv)
 	       count[1]);
 	if (up) {
 		printf("dracd: running\n");
-		print_flat(daemon);
+		if (statusdoc_walk(daemon, dlen, print_one, NULL) < 0)
+			printf("  (the reply on %s is malformed or cut short)\n", s->control);
 	}
 	else
 		printf("dracd: not running (no answer on %s)\n", s->control);

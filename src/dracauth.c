@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -27,8 +28,11 @@
 #define MAX_ADDRS	8
 
 struct drac_client {
-	int fd;		/* UDP, connected to the server's DRAC port */
+	int fd;		/* connected to the server's DRAC port */
 	uint32_t xid;
+	int proto;	/* IPPROTO_UDP or IPPROTO_TCP */
+	bool used;	/* a TCP call went through: a later EOF is an idle close */
+	struct sockaddr_storage sa;
 };
 
 /* ---- XDR by hand: only uints, fixed opaques and short strings ---- */
@@ -131,6 +135,12 @@ int drac_reply_decode(const uint8_t *buf, size_t len, uint32_t xid,
 
 size_t drac_rpcb_encode(uint8_t *buf, size_t len, uint32_t xid, int family, uint32_t vers)
 {
+	return drac_rpcb_encode_proto(buf, len, xid, family, vers, IPPROTO_UDP);
+}
+
+size_t drac_rpcb_encode_proto(uint8_t *buf, size_t len, uint32_t xid, int family,
+			      uint32_t vers, int proto)
+{
 	size_t n;
 
 	if (len < 64)
@@ -140,17 +150,17 @@ size_t drac_rpcb_encode(uint8_t *buf, size_t len, uint32_t xid, int family, uint
 		n = call_hdr(buf, xid, PMAPPROG, PMAPVERS, PMAPPROC_GETPORT);
 		put32(buf + n, DRACPROG);
 		put32(buf + n + 4, vers);
-		put32(buf + n + 8, IPPROTO_UDP);
+		put32(buf + n + 8, proto == IPPROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP);
 		put32(buf + n + 12, 0);
 		return n + 16;
 	}
-	/* rpcbind v3 GETADDR {prog, vers, "udp6", "", ""}: portmap v2 is
-	 * IPv4 only */
+	/* rpcbind v3 GETADDR {prog, vers, "udp6" or "tcp6", "", ""}:
+	 * portmap v2 is IPv4 only */
 	n = call_hdr(buf, xid, PMAPPROG, RPCBVERS, RPCBPROC_GETADDR);
 	put32(buf + n, DRACPROG);
 	put32(buf + n + 4, vers);
 	put32(buf + n + 8, 4);
-	memcpy(buf + n + 12, "udp6", 4);
+	memcpy(buf + n + 12, proto == IPPROTO_TCP ? "tcp6" : "udp6", 4);
 	put32(buf + n + 16, 0);
 	put32(buf + n + 20, 0);
 	return n + 24;
@@ -448,6 +458,150 @@ static int udp_socket(const struct sockaddr_storage *ss)
 	return fd;
 }
 
+/* ---- TCP: one record out, one record in (RFC 5531 section 11) ---- */
+
+static int tcp_connect(const struct sockaddr_storage *ss, uint64_t deadline, const char **why)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	if (fd < 0) {
+		*why = "cannot open a socket";
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)ss, sa_len(ss)) < 0 && errno != EINPROGRESS) {
+		err = errno;
+		goto bad;
+	}
+	for (;;) {
+		uint64_t now = now_ms();
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int rc;
+
+		if (now >= deadline) {
+			*why = "no answer (connect timed out)";
+			close(fd);
+			return -1;
+		}
+		rc = poll(&pfd, 1, (int)(deadline - now));
+		if (rc > 0)
+			break;
+		if (rc < 0 && errno != EINTR) {
+			err = errno;
+			goto bad;
+		}
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		err = errno;
+	if (!err)
+		return fd;
+bad:
+	*why = err == ECONNREFUSED ? "connection refused" : "cannot reach the server";
+	close(fd);
+	return -1;
+}
+
+/* Wait for fd to be ready for events until the deadline: 0, or -1. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = now_ms();
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int rc;
+
+		if (now >= deadline)
+			return -1;
+		rc = poll(&pfd, 1, (int)(deadline - now));
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* The call as one record, then records in until match() takes one.
+ * 0 done, -1 timeout, -2 error, -3 match error, -4 the server closed the
+ * connection without answering. */
+static int tcp_exchange(int fd, const uint8_t *req, size_t reqlen, uint64_t deadline,
+			match_fn match, void *ctx, const char **why)
+{
+	uint8_t out[4 + DRAC_CALL_MAX], in[4 + 512];
+	size_t off = 0, got = 0;
+
+	if (reqlen > DRAC_CALL_MAX) {
+		*why = "request too long";
+		return -2;
+	}
+	put32(out, 0x80000000u | (uint32_t)reqlen);
+	memcpy(out + 4, req, reqlen);
+	while (off < 4 + reqlen) {
+		ssize_t n = send(fd, out + off, 4 + reqlen - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			off += n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLOUT, deadline) < 0) {
+				*why = "no answer (timed out)";
+				return -1;
+			}
+		} else {
+			*why = "connection closed by the server";
+			return -4;
+		}
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (got >= 4) {
+			uint32_t h = get32(in), flen = h & 0x7fffffff;
+
+			/* DRAC replies are a few dozen bytes in one fragment */
+			if (!(h >> 31) || flen > sizeof(in) - 4) {
+				*why = "malformed reply record";
+				return -2;
+			}
+			if (got >= 4 + flen) {
+				int m = match(in + 4, flen, ctx);
+
+				if (m == 0)
+					return 0;
+				if (m == -2)
+					return -3;
+				memmove(in, in + 4 + flen, got - 4 - flen);
+				got -= 4 + flen;
+				continue;
+			}
+		}
+		n = recv(fd, in + got, sizeof(in) - got, MSG_DONTWAIT);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			*why = "connection closed by the server (is this host in its dracd.allow?)";
+			return -4;
+		}
+		if (wait_fd(fd, POLLIN, deadline) < 0) {
+			*why = "no answer (timed out)";
+			return -1;
+		}
+	}
+}
+
+const char *drac_server_split(const char *server, int *proto)
+{
+	if (server && strncmp(server, "tcp:", 4) == 0) {
+		*proto = IPPROTO_TCP;
+		return server + 4;
+	}
+	if (server && strncmp(server, "udp:", 4) == 0) {
+		*proto = IPPROTO_UDP;
+		return server + 4;
+	}
+	return server;
+}
+
 /* Per-thread message buffer for texts that name a reason. */
 static __thread char errbuf[160];
 
@@ -460,12 +614,18 @@ static char *errtext(const char *stage, const char *why)
 struct drac_client *drac_client_open(const char *server, uint16_t port,
 				     unsigned timeout_ms, int *rcp, char **errmsg)
 {
+	return drac_client_open_proto(server, port, IPPROTO_UDP, timeout_ms, rcp, errmsg);
+}
+
+struct drac_client *drac_client_open_proto(const char *server, uint16_t port, int proto,
+					   unsigned timeout_ms, int *rcp, char **errmsg)
+{
 	struct sockaddr_storage addrs[MAX_ADDRS];
 	uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : DRACAUTH_TIMEOUT_MS);
-	const char *why = "no address";
+	const char *why = "no address", *host = drac_server_split(server, &proto);
 	int n, rc = -1;
 
-	n = resolve(server, deadline, addrs, MAX_ADDRS, &why);
+	n = resolve(host, deadline, addrs, MAX_ADDRS, &why);
 	for (int i = 0; i < n; i++) {
 		struct drac_client *c;
 		uint16_t p = port;
@@ -474,17 +634,33 @@ struct drac_client *drac_client_open(const char *server, uint16_t port,
 		if (!p) {
 			uint8_t req[64];
 			struct rpcb_ctx rc_ = { .xid = new_xid(), .family = addrs[i].ss_family };
-			size_t len = drac_rpcb_encode(req, sizeof(req), rc_.xid,
-						      addrs[i].ss_family, DRACVERS);
+			size_t len = drac_rpcb_encode_proto(req, sizeof(req), rc_.xid,
+							    addrs[i].ss_family, DRACVERS, proto);
 			int e;
 
 			sa_port(&addrs[i], RPCB_PORT);
-			fd = udp_socket(&addrs[i]);
-			if (fd < 0) {
-				why = "cannot reach the server";
-				continue;
+			/* Ask over the call's own transport: rpcbind answers
+			 * GETADDR for the netid it was asked on (udp6 over
+			 * UDP, whatever the request names). */
+			if (proto == IPPROTO_TCP) {
+				fd = tcp_connect(&addrs[i], deadline, &why);
+				if (fd < 0) {
+					if (!strcmp(why, "connection refused"))
+						continue;	/* no rpcbind here: next */
+					why = "rpcbind on the server did not answer";
+					break;
+				}
+				e = tcp_exchange(fd, req, len, deadline, rpcb_match, &rc_, &why);
+				if (e == -4)
+					e = -2;
+			} else {
+				fd = udp_socket(&addrs[i]);
+				if (fd < 0) {
+					why = "cannot reach the server";
+					continue;
+				}
+				e = exchange(fd, req, len, deadline, rpcb_match, &rc_, &why);
 			}
-			e = exchange(fd, req, len, deadline, rpcb_match, &rc_, &why);
 			close(fd);
 			if (e == -2)
 				continue;	/* no rpcbind at this address: next */
@@ -493,16 +669,25 @@ struct drac_client *drac_client_open(const char *server, uint16_t port,
 				break;
 			}
 			if (!rc_.port) {
-				why = "program 900101 is not registered with rpcbind on the server";
+				why = proto == IPPROTO_TCP ?
+					"program 900101 is not registered over TCP with rpcbind on the server" :
+					"program 900101 is not registered over UDP with rpcbind on the "
+					"server (TCP only? try tcp:SERVER)";
 				continue;
 			}
 			p = rc_.port;
 		}
 		sa_port(&addrs[i], p);
-		fd = udp_socket(&addrs[i]);
-		if (fd < 0) {
-			why = "cannot reach the server";
-			continue;
+		if (proto == IPPROTO_TCP) {
+			fd = tcp_connect(&addrs[i], deadline, &why);
+			if (fd < 0)
+				continue;
+		} else {
+			fd = udp_socket(&addrs[i]);
+			if (fd < 0) {
+				why = "cannot reach the server";
+				continue;
+			}
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
@@ -512,6 +697,8 @@ struct drac_client *drac_client_open(const char *server, uint16_t port,
 		}
 		c->fd = fd;
 		c->xid = new_xid();
+		c->proto = proto;
+		c->sa = addrs[i];
 		if (rcp)
 			*rcp = 0;
 		return c;
@@ -538,7 +725,26 @@ int drac_client_add(struct drac_client *c, const struct drac_addr *a,
 			*errmsg = "not an IPv4 or IPv6 address";
 		return -2;
 	}
-	e = exchange(c->fd, req, len, deadline, call_match, &cc, &why);
+	if (c->proto != IPPROTO_TCP) {
+		e = exchange(c->fd, req, len, deadline, call_match, &cc, &why);
+	} else {
+		e = tcp_exchange(c->fd, req, len, deadline, call_match, &cc, &why);
+		/* A kept connection (dracconn) that the server closed while
+		 * idle: connect again once. */
+		if (e == -4 && c->used) {
+			int fd = tcp_connect(&c->sa, deadline, &why);
+
+			if (fd >= 0) {
+				close(c->fd);
+				c->fd = fd;
+				e = tcp_exchange(c->fd, req, len, deadline, call_match, &cc, &why);
+			}
+		}
+		if (e == 0)
+			c->used = true;
+		else if (e == -4)
+			e = -2;
+	}
 	if (e == -3) {
 		if (errmsg)
 			*errmsg = errtext("call failed", cc.why);
@@ -567,12 +773,18 @@ void drac_client_close(struct drac_client *c)
 int dracauth_addr(const char *server, const struct drac_addr *a,
 		  unsigned timeout_ms, char **errmsg)
 {
+	return dracauth_addr_proto(server, a, IPPROTO_UDP, timeout_ms, errmsg);
+}
+
+int dracauth_addr_proto(const char *server, const struct drac_addr *a, int proto,
+			unsigned timeout_ms, char **errmsg)
+{
 	uint64_t start = now_ms(), used;
 	unsigned t = timeout_ms ? timeout_ms : DRACAUTH_TIMEOUT_MS;
 	struct drac_client *c;
 	int rc;
 
-	c = drac_client_open(server, 0, t, &rc, errmsg);
+	c = drac_client_open_proto(server, 0, proto, t, &rc, errmsg);
 	if (!c)
 		return rc;
 	used = now_ms() - start;
@@ -690,6 +902,10 @@ void drac_conf_free(char **servers)
 
 static bool name_ok(const char *s, size_t n)
 {
+	if (n > 4 && (strncmp(s, "tcp:", 4) == 0 || strncmp(s, "udp:", 4) == 0)) {
+		s += 4;
+		n -= 4;
+	}
 	if (n == 0 || n > CONF_MAX_NAME)
 		return false;
 	for (size_t i = 0; i < n; i++)

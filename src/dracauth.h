@@ -55,6 +55,10 @@ int dracauth(char *server, unsigned long userip, char **errmsg);
 int dracauth6(const char *server, const struct in6_addr *addr, char **errmsg);
 int dracauth_addr(const char *server, const struct drac_addr *a,
 		  unsigned timeout_ms, char **errmsg);
+/* The same with a transport for servers named without a prefix:
+ * IPPROTO_UDP (the classic default) or IPPROTO_TCP. */
+int dracauth_addr_proto(const char *server, const struct drac_addr *a, int proto,
+			unsigned timeout_ms, char **errmsg);
 
 /* Classic connect/send/disconnect: one server looked up once, then many
  * additions (one static connection per version, as the original). */
@@ -67,15 +71,27 @@ int dracdisc6(char **errmsg);
 
 /* A client handle for programs that update one server many times.
  * port 0 asks the server's rpcbind (portmap v2 over IPv4, rpcbind v3
- * over IPv6); another value skips rpcbind. */
+ * over IPv6, either asked over UDP); another value skips rpcbind.
+ * drac_client_open() calls over UDP; _proto takes IPPROTO_UDP or
+ * IPPROTO_TCP.  A server written "tcp:NAME" or "udp:NAME" (here, in
+ * dracauth(), dracauth -s and dracd.conf) uses that transport whatever
+ * the default.  Over UDP the server trusts the datagram's source address,
+ * which anyone on the path can write; over TCP the handshake proves it.
+ * A TCP call that finds its kept connection closed connects again once. */
 struct drac_client;
 struct drac_client *drac_client_open(const char *server, uint16_t port,
 				     unsigned timeout_ms, int *rc, char **errmsg);
+struct drac_client *drac_client_open_proto(const char *server, uint16_t port, int proto,
+					   unsigned timeout_ms, int *rc, char **errmsg);
+/* "tcp:NAME" and "udp:NAME": NAME, with *proto set; else server itself,
+ * *proto untouched. */
+const char *drac_server_split(const char *server, int *proto);
 int drac_client_add(struct drac_client *c, const struct drac_addr *a,
 		    unsigned timeout_ms, char **errmsg);
 void drac_client_close(struct drac_client *c);
 
-/* dracd.conf: one server name per line, '#' comments, blank lines.  A
+/* dracd.conf: one server name per line ("tcp:NAME" or "udp:NAME" to
+ * choose the transport), '#' comments, blank lines.  A
  * missing file means "localhost".  Returns the number of servers (names
  * in a NULL-terminated array, free with drac_conf_free) or -1 with
  * "FILE:LINE: reason" in err. */
@@ -96,6 +112,10 @@ int drac_reply_decode(const uint8_t *buf, size_t len, uint32_t xid,
 /* rpcbind lookup of DRACPROG/vers over UDP for this family: portmap v2
  * GETPORT for IPv4 servers, rpcbind v3 GETADDR (netid udp6) for IPv6. */
 size_t drac_rpcb_encode(uint8_t *buf, size_t len, uint32_t xid, int family, uint32_t vers);
+/* The same for the DRAC port over proto (IPPROTO_UDP or IPPROTO_TCP;
+ * the lookup itself still goes over UDP). */
+size_t drac_rpcb_encode_proto(uint8_t *buf, size_t len, uint32_t xid, int family,
+			      uint32_t vers, int proto);
 /* 0 and *port (0 means "not registered"); -1 not ours or malformed. */
 int drac_rpcb_decode(const uint8_t *buf, size_t len, uint32_t xid, int family, uint16_t *port);
 const char *drac_addstat_str(uint32_t stat);

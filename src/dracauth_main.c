@@ -1,8 +1,10 @@
 /* dracauth - tell the DRAC servers that an address has just logged in
  *
- *	dracauth [-c dracd.conf] [-s server]... [-t timeout_ms] [-p port] ADDRESS
+ *	dracauth [-T] [-c dracd.conf] [-s server]... [-t timeout_ms] [-p port] ADDRESS
  *
  * Updates every server named with -s, or else every server in dracd.conf.
+ * Over UDP, as the classic client, unless -T or a server written
+ * "tcp:NAME" (a UDP caller's address can be forged; TCP's cannot).
  * One line per failed server on stderr.  Exit 0 when every server added
  * the address, 1 when any failed, 2 on bad usage or a bad address.
  */
@@ -16,7 +18,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: dracauth [-c dracd.conf] [-s server]... [-t timeout_ms] "
+	fprintf(stderr, "usage: dracauth [-T] [-c dracd.conf] [-s server]... [-t timeout_ms] "
 		"[-p port] ADDRESS\n");
 	exit(2);
 }
@@ -44,10 +46,13 @@ int main(int argc, char **argv)
 	uint16_t port = 0;
 	struct drac_addr a;
 	char err[512];
-	int c, n, failed = 0;
+	int c, n, failed = 0, proto = IPPROTO_UDP;
 
-	while ((c = getopt(argc, argv, "c:s:t:p:h")) != -1) {
+	while ((c = getopt(argc, argv, "c:s:t:p:Th")) != -1) {
 		switch (c) {
+		case 'T':
+			proto = IPPROTO_TCP;
+			break;
 		case 'c':
 			conf = optarg;
 			break;
@@ -99,13 +104,13 @@ int main(int argc, char **argv)
 		int rc;
 
 		if (port) {
-			cl = drac_client_open(servers[i], port, timeout, &rc, &msg);
+			cl = drac_client_open_proto(servers[i], port, proto, timeout, &rc, &msg);
 			if (cl) {
 				rc = drac_client_add(cl, &a, timeout, &msg);
 				drac_client_close(cl);
 			}
 		} else {
-			rc = dracauth_addr(servers[i], &a, timeout, &msg);
+			rc = dracauth_addr_proto(servers[i], &a, proto, timeout, &msg);
 		}
 		if (rc != 0) {
 			fprintf(stderr, "dracauth: %s: %s: %s\n", servers[i], argv[optind],

@@ -300,7 +300,8 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 			d->loghook = h;
 		}
 	}
-	if (d->rpc && (!s->rpc || strcmp(old->allow_path, s->allow_path) != 0)) {
+	if (d->rpc && (!s->rpc || strcmp(old->allow_path, s->allow_path) != 0 ||
+		       old->rpc_udp != s->rpc_udp)) {
 		rpcsrv_free(d->rpc);
 		d->rpc = NULL;
 	} else if (d->rpc) {
@@ -309,7 +310,9 @@ static int apply_sources(struct dracd *d, const struct settings *old, const stru
 		rpcsrv_reload(d->rpc);
 	}
 	if (s->rpc && !d->rpc) {
-		d->rpc = rpcsrv_new(d->loop, s->allow_path, gate_grant, d->gate);
+		struct rpcsrv_opts ro = { .allow_path = s->allow_path, .no_udp = !s->rpc_udp };
+
+		d->rpc = rpcsrv_new_opts(d->loop, &ro, gate_grant, d->gate);
 		if (!d->rpc)
 			rc = -1;
 	}
@@ -452,7 +455,10 @@ static void status_json(void *arg, FILE *f)
 		json_u64(f, "ignored", rs->ignored, true);
 		json_u64(f, "refused", rs->refused, true);
 		json_u64(f, "errors", rs->errors, true);
-		json_u64(f, "malformed", rs->malformed, false);
+		json_u64(f, "malformed", rs->malformed, true);
+		json_u64(f, "forged", rs->forged, true);
+		json_u64(f, "conn_refused", rs->conn_refused, true);
+		json_u64(f, "evicted", rs->evicted, false);
 		fputs("}", f);
 	}
 	if (d->fwd) {

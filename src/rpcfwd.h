@@ -2,8 +2,13 @@
  * named in dracd.conf (split setup: POP/IMAP on one host, SMTP on
  * another), without ever blocking the event loop.
  *
- * Every call goes over a non-blocking UDP socket per server; retries run
- * on a loop timer (250 ms doubling, given up after 5 s).  Server names
+ * Every call goes over a non-blocking TCP connection per server (made
+ * when there is something to send; the server closes it when idle), or a
+ * UDP socket for servers written "udp:NAME" (or opts.proto): a UDP
+ * source address can be forged, so a server that trusts it can be fooled
+ * by anyone on the path.  Retries run on a loop timer (UDP: 250 ms
+ * doubling; TCP: a new connection at most every 250 ms), given up after
+ * 5 s.  Server names
  * resolve through getaddrinfo_a, the DRAC port through the server's
  * rpcbind, both polled from the loop.  A server that is this host
  * (loopback, such as the default "localhost", or an address configured
@@ -34,6 +39,7 @@ struct rpcfwd_opts {
 	const char *conf_path;	/* NULL: /etc/dracd/dracd.conf */
 	uint16_t port;		/* 0: ask each server's rpcbind */
 	bool keep_local;	/* tests: forward to this host too */
+	int proto;		/* 0: IPPROTO_TCP; servers may say "udp:NAME" */
 	unsigned give_up_ms;	/* 0: 5000 */
 };
 

@@ -31,6 +31,9 @@ enum {
 #define RPC_TCP_IN	4096
 #define RPC_TCP_OUT	4096
 #define RPC_MAX_CONNS	64
+#define RPC_MAX_PER_SOURCE 16	/* a quarter: four hosts can never be crowded out */
+#define RPC_ACCEPT_BATCH 64
+#define RPC_BACKLOG	1024
 #define RPC_IDLE_MS	60000
 #define RPC_UDP_BATCH	64
 #define RPC_LOG_PER_SEC	10
@@ -253,7 +256,6 @@ static size_t rpcsrv_dispatch(struct rpcsrv *s, const uint8_t *in, size_t len,
 	struct drac_addr caller = *peer;
 
 	s->st.calls++;
-	addr_unmap(&caller);
 	if (v != RPC_CALL_OK) {
 		s->st.malformed++;
 		if (v == RPC_DROP || v == RPC_GARBAGE)
@@ -291,7 +293,22 @@ static void sa_to_addr(const struct sockaddr_storage *ss, struct drac_addr *a)
 		addr_from_bytes(a, AF_INET, &((const struct sockaddr_in *)ss)->sin_addr);
 	else
 		addr_from_bytes(a, AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr);
-	addr_unmap(a);
+}
+
+/* The IPv6 sockets are V6ONLY: real IPv4 callers arrive on the IPv4 ones,
+ * so a mapped source (::ffff:127.0.0.1) on an IPv6 socket is forged.
+ * Linux drops forged 127.0.0.1 and ::1 sources, but not these; unmapped
+ * they would pass as loopback.  True when refused (counted, logged). */
+static bool peer_forged(struct rpcsrv *s, const struct drac_addr *peer, const char *what)
+{
+	char pb[ADDR_STRLEN];
+
+	if (!addr_is_v4mapped(peer))
+		return false;
+	s->st.forged++;
+	rpcsrv_log(s, 1, "rpc: refused a %s from %s: an IPv4-mapped source on an IPv6 "
+		   "socket is forged", what, addr_fmt(peer, pb, sizeof(pb)));
+	return true;
 }
 
 /* ---- UDP ---- */
@@ -368,6 +385,8 @@ static void rpcsrv_udp_ready(int fd, uint32_t events, void *arg)
 		if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
 			continue;
 		sa_to_addr(&ss, &peer);
+		if (peer_forged(s, &peer, "datagram"))
+			continue;	/* no reply: it would go to the forged address */
 		if (rm.msg_flags & MSG_TRUNC)
 			r = sizeof(in); /* longer than any DRAC call: decode refuses */
 		n = rpcsrv_dispatch(s, in, r, &peer, out, sizeof(out));
@@ -531,14 +550,55 @@ dead:
 	conn_close(c);
 }
 
+/* Room for one more connection from peer.  A source over its share loses
+ * its own idlest connection; a full table loses the idlest connection of
+ * the source holding the most, so one busy (or flooding) allowed host
+ * never pushes another host's connection out. */
+static void conn_make_room(struct rpcsrv *s, const struct drac_addr *peer)
+{
+	struct rpcconn *c, *old = NULL, *mine = NULL;
+	unsigned nmine = 0, most = 0;
+	char pb[ADDR_STRLEN];
+
+	for (c = s->conns; c; c = c->next) {
+		if (!addr_eq(&c->peer, peer))
+			continue;
+		nmine++;
+		if (!mine || c->last < mine->last)
+			mine = c;
+	}
+	if (nmine >= RPC_MAX_PER_SOURCE) {
+		old = mine;
+	} else if (s->nconns >= RPC_MAX_CONNS) {
+		for (c = s->conns; c; c = c->next) {
+			unsigned n = 0;
+
+			for (struct rpcconn *d = s->conns; d; d = d->next)
+				n += addr_eq(&d->peer, &c->peer);
+			if (n > most || (n == most && c->last < old->last)) {
+				most = n;
+				old = c;
+			}
+		}
+	}
+	if (!old)
+		return;
+	s->st.evicted++;
+	rpcsrv_log(s, 1, "rpc: tcp connections full: closing the idlest of %s",
+		   addr_fmt(&old->peer, pb, sizeof(pb)));
+	conn_close(old);
+}
+
 static void rpcsrv_accept(int fd, uint32_t events, void *arg)
 {
 	struct rpcsrv *s = arg;
 
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < RPC_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
+		struct drac_addr peer;
 		struct rpcconn *c;
+		char pb[ADDR_STRLEN];
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (cfd < 0) {
@@ -549,20 +609,22 @@ static void rpcsrv_accept(int fd, uint32_t events, void *arg)
 			}
 			return;
 		}
-		if (s->nconns >= RPC_MAX_CONNS) {
-			/* Full: the least recently active connection goes, so
-			 * idle squatters cannot lock real clients out. */
-			struct rpcconn *old = s->conns;
-
-			for (c = s->conns; c; c = c->next)
-				if (c->last < old->last)
-					old = c;
-			s->st.errors++;
-			rpcsrv_log(s, 1, "rpc: %d tcp connections: closing the idlest, from %s",
-				   RPC_MAX_CONNS, addr_fmt(&old->peer, (char[ADDR_STRLEN]){ 0 },
-							  ADDR_STRLEN));
-			conn_close(old);
+		sa_to_addr(&ss, &peer);
+		if (peer_forged(s, &peer, "connection")) {
+			close(cfd);
+			continue;
 		}
+		/* A caller that may not add anything gets no connection, so
+		 * a refused host's flood holds no slot (the null procedure
+		 * still answers it over UDP). */
+		if (!allow_check(s->allow, &peer)) {
+			s->st.conn_refused++;
+			rpcsrv_log(s, 1, "rpc: refused a tcp connection from %s: not in %s",
+				   addr_fmt(&peer, pb, sizeof(pb)), s->allow_path);
+			close(cfd);
+			continue;
+		}
+		conn_make_room(s, &peer);
 		if (!(c = calloc(1, sizeof(*c)))) {
 			s->st.errors++;
 			close(cfd);
@@ -571,7 +633,7 @@ static void rpcsrv_accept(int fd, uint32_t events, void *arg)
 		c->s = s;
 		c->fd = cfd;
 		c->last = loop_now();
-		sa_to_addr(&ss, &c->peer);
+		c->peer = peer;
 		if (loop_add_fd(s->loop, cfd, EPOLLIN, rpcsrv_conn_ready, c) < 0) {
 			s->st.errors++;
 			close(cfd);
@@ -636,7 +698,7 @@ static int sock_bind(int family, int type, uint16_t port)
 	if (type == SOCK_STREAM)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
-	    (type == SOCK_STREAM && listen(fd, 64) < 0)) {
+	    (type == SOCK_STREAM && listen(fd, RPC_BACKLOG) < 0)) {
 		int e = errno;
 
 		close(fd);
@@ -672,42 +734,45 @@ static void rpcsrv_close_socks(struct rpcsrv *s)
 	}
 }
 
-/* All four sockets on one port, so rpcbind's one answer per transport
- * (and portmap's port-only answer) is right for either family. */
-static int rpcsrv_open_socks(struct rpcsrv *s, uint16_t want)
+/* Every socket on one port, so rpcbind's one answer per transport (and
+ * portmap's port-only answer) is right for either family.  IPv6 first:
+ * with port 0 it picks a port that IPv4 then must share.  A host without
+ * IPv6 runs IPv4 only. */
+static int rpcsrv_open_socks(struct rpcsrv *s, uint16_t want, bool udp)
 {
+	static const struct { int family, type; } order[4] = {
+		{ AF_INET6, SOCK_DGRAM }, { AF_INET, SOCK_DGRAM },
+		{ AF_INET, SOCK_STREAM }, { AF_INET6, SOCK_STREAM },
+	};
+
 	for (int tries = 0; tries < 20; tries++) {
 		uint16_t port = want;
-		int e;
+		bool v6 = true;
+		int e = 0, k;
 
-		s->udp[1] = sock_bind(AF_INET6, SOCK_DGRAM, port);
-		if (s->udp[1] < 0 && errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL &&
-		    errno != EADDRINUSE) {
-			msg_err("rpc: cannot open an IPv6 UDP socket: %s", strerror(errno));
-			return -1;
-		}
-		if (s->udp[1] >= 0 && !port)
-			port = sock_port(s->udp[1]);
-		s->udp[0] = sock_bind(AF_INET, SOCK_DGRAM, port);
-		e = errno;
-		if (s->udp[0] >= 0 && !port)
-			port = sock_port(s->udp[0]);
-		if (s->udp[0] >= 0) {
-			s->tcp[0] = sock_bind(AF_INET, SOCK_STREAM, port);
-			e = errno;
-		}
-		if (s->udp[0] >= 0 && s->tcp[0] >= 0 && s->udp[1] >= 0) {
-			s->tcp[1] = sock_bind(AF_INET6, SOCK_STREAM, port);
-			e = errno;
-			if (s->tcp[1] < 0 && e != EADDRINUSE) {
-				/* IPv6 half-present: run IPv4 only. */
-				close(s->udp[1]);
-				s->udp[1] = -1;
-				e = 0;
+		for (k = 0; k < 4; k++) {
+			bool six = order[k].family == AF_INET6;
+			int *fd = order[k].type == SOCK_DGRAM ? &s->udp[six] : &s->tcp[six];
+
+			if ((order[k].type == SOCK_DGRAM && !udp) || (six && !v6))
+				continue;
+			*fd = sock_bind(order[k].family, order[k].type, port);
+			if (*fd < 0) {
+				e = errno;
+				if (six && e != EADDRINUSE) {
+					/* IPv6 absent or half-present: IPv4 only. */
+					if (s->udp[1] >= 0)
+						close(s->udp[1]);
+					s->udp[1] = -1;
+					v6 = false;
+					continue;
+				}
+				break;
 			}
+			if (!port)
+				port = sock_port(*fd);
 		}
-		if (s->udp[0] >= 0 && s->tcp[0] >= 0 &&
-		    (s->udp[1] < 0 || s->tcp[1] >= 0)) {
+		if (k == 4) {
 			s->port = port;
 			return 0;
 		}
@@ -718,11 +783,17 @@ static int rpcsrv_open_socks(struct rpcsrv *s, uint16_t want)
 			return -1;
 		}
 	}
-	msg_err("rpc: no free port for IPv4 and IPv6, UDP and TCP together");
+	msg_err("rpc: no free port for every RPC socket together");
 	return -1;
 }
 
+/* netid for rpcbind, and the socket that serves it */
 static const char *const rpc_netids[4] = { "udp", "tcp", "udp6", "tcp6" };
+
+static int rpcsrv_netid_fd(const struct rpcsrv *s, int i)
+{
+	return i & 1 ? s->tcp[i >> 1] : s->udp[i >> 1];
+}
 
 static void rpcsrv_unregister(struct rpcsrv *s)
 {
@@ -735,18 +806,21 @@ static void rpcsrv_unregister(struct rpcsrv *s)
 
 static int rpcsrv_register(struct rpcsrv *s)
 {
-	int n = s->udp[1] >= 0 ? 4 : 2;
-
 	/* A stale registration (a daemon that died) would make rpcb_set
 	 * fail; rpc.dracd cleared it the same way. */
 	rpcb_unset(DRACPROG, DRACVERS, NULL);
 	rpcb_unset(DRACPROG, DRACVERS6, NULL);
 	s->registered = true;
-	for (int i = 0; i < n; i++) {
-		struct netconfig *nc = getnetconfigent(rpc_netids[i]);
+	for (int i = 0; i < 4; i++) {
+		struct netconfig *nc;
 		struct sockaddr_storage ss;
 		struct netbuf nb;
 
+		/* Only what is served: without UDP sockets no udp netid, so
+		 * no client is told to call over UDP. */
+		if (rpcsrv_netid_fd(s, i) < 0)
+			continue;
+		nc = getnetconfigent(rpc_netids[i]);
 		if (!nc) {
 			msg_err("rpc: netid %s missing from /etc/netconfig", rpc_netids[i]);
 			goto bad;
@@ -829,7 +903,7 @@ struct rpcsrv *rpcsrv_new_opts(struct loop *l, const struct rpcsrv_opts *o,
 	if (allow_defaulted(s->allow))
 		msg_info("rpc: %s missing: only loopback callers may add addresses",
 			 s->allow_path);
-	if (rpcsrv_open_socks(s, o->port) < 0)
+	if (rpcsrv_open_socks(s, o->port, !o->no_udp) < 0)
 		goto bad;
 	for (int i = 0; i < 2; i++) {
 		if ((s->udp[i] >= 0 && loop_add_fd(l, s->udp[i], EPOLLIN, rpcsrv_udp_ready, s) < 0) ||
@@ -851,8 +925,9 @@ struct rpcsrv *rpcsrv_new_opts(struct loop *l, const struct rpcsrv_opts *o,
 		if (rpcsrv_register(s) < 0)
 			goto bad;
 	}
-	msg_info("rpc: DRAC program %d versions 1 and 2 on port %u (udp, tcp%s)%s",
-		 DRACPROG, s->port, s->udp[1] >= 0 ? ", IPv4 and IPv6" : ", IPv4 only",
+	msg_info("rpc: DRAC program %d versions 1 and 2 on port %u (%s%s)%s",
+		 DRACPROG, s->port, o->no_udp ? "tcp only" : "udp, tcp",
+		 s->tcp[1] >= 0 ? ", IPv4 and IPv6" : ", IPv4 only",
 		 o->no_rpcbind ? ", not registered" : "");
 	return s;
 bad:

@@ -3,7 +3,9 @@
  *
  * UDP and TCP on one port, IPv4 and IPv6 (each where the host has it),
  * registered with rpcbind for versions 1 and 2 over udp, tcp, udp6 and
- * tcp6.  The RPC messages are decoded here, by hand and with bounds, not
+ * tcp6; or TCP only (no_udp), since a UDP caller's source address is
+ * whatever the sender wrote.  TCP callers not in dracd.allow are closed at
+ * accept, and no one source may hold more than a share of the connections.  The RPC messages are decoded here, by hand and with bounds, not
  * by libtirpc's svc layer: its TCP transport reads a partial record with a
  * blocking wait, which would stall the whole daemon behind one slow peer.
  *
@@ -38,12 +40,16 @@ struct rpcsrv_stats {
 	uint64_t refused;	/* ADD_PERM: caller not in dracd.allow */
 	uint64_t malformed;	/* dropped or answered with an RPC error */
 	uint64_t errors;	/* socket errors, connections refused for room */
+	uint64_t forged;	/* IPv4-mapped sources on IPv6 sockets: dropped */
+	uint64_t conn_refused;	/* tcp connections from callers not allowed */
+	uint64_t evicted;	/* tcp connections closed to make room */
 };
 
 struct rpcsrv_opts {
 	const char *allow_path;	/* NULL: ALLOW_PATH */
 	uint16_t port;		/* 0: any free port */
 	bool no_rpcbind;	/* tests and benchmarks without rpcbind */
+	bool no_udp;		/* TCP only (DRAC_RPC_UDP=no): UDP sources can be forged */
 };
 
 struct rpcsrv *rpcsrv_new(struct loop *l, const char *allow_path, grant_fn grant, void *grant_arg);

@@ -56,6 +56,7 @@ static const struct key keys[] = {
 	{ "DRAC_PIDFILE", K_PATH, F(pidfile), 0, 0, 0, "/run/dracd.pid" },
 	{ "DRAC_CONTROL", K_PATH, F(control), 0, 0, 0, "/run/dracd.sock" },
 	{ "DRAC_POLICY", K_ENDPOINT, F(policy), 0, 0, 0, "" },
+	{ "DRAC_RPC_UDP", K_BOOL, F(rpc_udp), 0, 0, 0, "yes" },
 };
 
 int parse_window(const char *s, uint64_t *ms, char *err, size_t errlen)
@@ -422,4 +423,5 @@ void settings_print(const struct settings *s, FILE *f)
 	fprintf(f, "DRAC_USER=\"%s\"\nDRAC_PIDFILE=\"%s\"\nDRAC_CONTROL=\"%s\"\n", s->user,
 		s->pidfile, s->control);
 	fprintf(f, "DRAC_POLICY=\"%s\"\n", s->policy);
+	fprintf(f, "DRAC_RPC_UDP=\"%s\"\n", s->rpc_udp ? "yes" : "no");
 }

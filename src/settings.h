@@ -42,6 +42,7 @@ struct settings {
 	char pidfile[PATH_MAX];     /* DRAC_PIDFILE */
 	char control[PATH_MAX];     /* DRAC_CONTROL: status socket */
 	char policy[PATH_MAX];      /* DRAC_POLICY: "", unix:PATH, inet:ADDR:PORT */
+	bool rpc_udp;               /* DRAC_RPC_UDP: no serves RPC over TCP only */
 };
 
 /* Fill with the built-in defaults. */

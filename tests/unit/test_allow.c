@@ -53,7 +53,8 @@ int main(void)
 	T_OK(check(l, "192.0.2.77"), "192.0.2.77 in 192.0.2.0/255.255.255.0");
 	T_OK(!check(l, "192.0.3.77"), "192.0.3.77 outside");
 	T_OK(check(l, "10.1.200.3"), "10.1.200.3 in 10.1/16");
-	T_OK(check(l, "::ffff:192.0.2.9"), "IPv4-mapped caller checked as IPv4");
+	T_OK(!check(l, "::ffff:192.0.2.9"), "IPv4-mapped caller never matches (forged on a V6ONLY socket)");
+	T_OK(!check(l, "::ffff:127.0.0.1"), "not even ::ffff:127.0.0.1");
 	T_OK(!check(l, "::1"), "no IPv6 entry: ::1 refused");
 	T_OK(!check(l, "2001:db8::1"), "no IPv6 entry: 2001:db8::1 refused");
 	allow_free(l);
@@ -95,6 +96,10 @@ int main(void)
 	bad("192.0.2.0/33\n", "bad network");
 	bad("localhost\n", "is not \"netmask netaddr\"");
 	bad("255.255.255.255 mailhost\n", "bad netaddr \"mailhost\"");
+	bad("# lo\n::ffff:127.0.0.1/128\n", "dracd.allow:2: \"::ffff:127.0.0.1/128\" is an IPv4-mapped");
+	bad("::ffff:192.0.2.0/120\n", "dracd.allow:1: \"::ffff:192.0.2.0/120\" is an IPv4-mapped");
+	bad("::ffff:127.0.0.1/96\n", "IPv4-mapped");
+	bad("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ::ffff:127.0.0.1\n", "dracd.allow:1: \"::ffff:127.0.0.1\" is an IPv4-mapped");
 	{
 		char big[2000];
 

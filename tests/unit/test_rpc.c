@@ -334,6 +334,29 @@ static int add(const char *server, uint16_t port, const char *ip, unsigned tmo, 
 	return rc;
 }
 
+/* One DRACPROC_ADD over a connected TCP socket: the addstat, or -1. */
+static int tcp_call(int fd, uint32_t xid, const char *ip)
+{
+	uint8_t b[4 + DRAC_CALL_MAX], r[64];
+	struct drac_addr a;
+	size_t n;
+	ssize_t got = 0, k;
+
+	addr_parse(ip, &a);
+	n = drac_call_encode(b + 4, DRAC_CALL_MAX, xid, &a);
+	b[0] = 0x80;
+	b[1] = 0;
+	b[2] = n >> 8;
+	b[3] = n & 0xff;
+	if (send(fd, b, 4 + n, MSG_NOSIGNAL) != (ssize_t)(4 + n))
+		return -1;
+	while (got < 32 && (k = recv(fd, r + got, sizeof(r) - got, 0)) > 0)
+		got += k;
+	if (got != 32 || r[4] != (xid >> 24) || r[7] != (xid & 0xff))
+		return -1;
+	return r[31];
+}
+
 static int udp_raw(uint16_t port, const void *msg, size_t len, uint8_t *reply, size_t rlen)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
@@ -528,6 +551,34 @@ static void test_server(void)
 	T_EQ_INT(add("::1", port, "192.0.2.52", 1000, &msg), 0, "old list still in force");
 	T_OK(seen("192.0.2.52"), "granted 192.0.2.52");
 
+	/* A kept connection from one source survives a crowd of
+	 * connections from another: each source may hold a share only. */
+	{
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+					   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		struct timeval tv = { 1, 0 };
+		int kept = socket(AF_INET6, SOCK_STREAM, 0), crowd[70];
+
+		setsockopt(kept, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		T_OK(connect(kept, (struct sockaddr *)&s6, sizeof(s6)) == 0, "kept connection from ::1");
+		T_EQ_INT(tcp_call(kept, 0x501, "192.0.2.53"), ADD_SUCCESS, "first call on it");
+		usleep(50000);	/* now the idlest connection of all */
+		for (int i = 0; i < 70; i++) {
+			crowd[i] = socket(AF_INET, SOCK_STREAM, 0);
+			connect(crowd[i], (struct sockaddr *)&sin, sizeof(sin));
+		}
+		usleep(200000);
+		T_EQ_INT(tcp_call(kept, 0x502, "192.0.2.54"), ADD_SUCCESS,
+			 "after 70 connections from 127.0.0.1 the ::1 connection still answers");
+		T_OK(st->evicted >= 70 - 16, "127.0.0.1 lost its own connections (%llu evicted)",
+		     (unsigned long long)st->evicted);
+		for (int i = 0; i < 70; i++)
+			close(crowd[i]);
+		close(kept);
+	}
+
 	/* a server that never answers: bounded by the timeout */
 	{
 		int dead = socket(AF_INET, SOCK_DGRAM, 0);
@@ -605,10 +656,26 @@ static void test_forward(void)
 	addr_parse("2001:db8:5::5", &a);
 	rpcfwd_send(f, &a);
 	run_until(l, fwd_done, f, 3000, &lag);
-	T_EQ_INT(rpcfwd_stats(f)->sent, 4, "2 addresses x 2 servers sent (duplicate merged)");
+	T_EQ_INT(rpcfwd_stats(f)->sent, 4, "2 addresses x 2 servers sent over TCP (duplicate merged)");
 	T_EQ_INT(rpcfwd_stats(f)->acked, 4, "all acknowledged");
 	T_OK(seen("203.0.113.5") && seen("2001:db8:5::5"), "granted at the server");
+	/* the kept connection carries the next one too */
+	addr_parse("203.0.113.6", &a);
+	rpcfwd_send(f, &a);
+	run_until(l, fwd_done, f, 3000, &lag);
+	T_EQ_INT(rpcfwd_stats(f)->acked, 6, "a later grant on the same connections");
 	rpcfwd_free(f);
+
+	/* the classic transport on request */
+	fo.proto = IPPROTO_UDP;
+	f = rpcfwd_new_opts(l, &fo);
+	addr_parse("203.0.113.7", &a);
+	rpcfwd_send(f, &a);
+	run_until(l, fwd_done, f, 3000, &lag);
+	T_EQ_INT(rpcfwd_stats(f)->acked, 2, "over UDP too");
+	T_OK(seen("203.0.113.7"), "granted at the server");
+	rpcfwd_free(f);
+	fo.proto = 0;
 
 	/* this host is skipped unless asked */
 	fo.keep_local = false;
@@ -629,6 +696,7 @@ static void test_forward(void)
 	fo.keep_local = true;
 	fo.port = ntohs(sin.sin_port);
 	fo.give_up_ms = 600;
+	fo.proto = IPPROTO_UDP;
 	f = rpcfwd_new_opts(l, &fo);
 	t0 = loop_now();
 	for (int i = 0; i < 50; i++) {
@@ -648,6 +716,42 @@ static void test_forward(void)
 		ssize_t r = recv(dead, b, sizeof(b), MSG_DONTWAIT);
 
 		T_OK(r == 44, "the silent server did get the calls");
+	}
+	rpcfwd_free(f);
+	close(dead);
+
+	/* the same over TCP: a listener that never answers */
+	dead = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_port = 0;
+	bind(dead, (struct sockaddr *)&sin, sizeof(sin));
+	listen(dead, 4);
+	sl = sizeof(sin);
+	getsockname(dead, (struct sockaddr *)&sin, &sl);
+	fo.port = ntohs(sin.sin_port);
+	fo.proto = IPPROTO_TCP;
+	f = rpcfwd_new_opts(l, &fo);
+	t0 = loop_now();
+	lag = 0;
+	for (int i = 0; i < 50; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "198.51.100.%d", i + 10);
+		addr_parse(ip, &a);
+		rpcfwd_send(f, &a);
+	}
+	run_until(l, fwd_done, f, 3000, &lag);
+	T_EQ_INT(rpcfwd_stats(f)->failed, 50, "50 additions to a silent TCP server failed");
+	T_OK(loop_now() - t0 >= 550 && loop_now() - t0 < 1000, "after the 600 ms limit (%llu ms)",
+	     (unsigned long long)(loop_now() - t0));
+	T_OK(lag < 20, "the loop never stalled (max lateness %llu ms)", (unsigned long long)lag);
+	{
+		int c = accept(dead, NULL, NULL);
+		char b[8192];
+		ssize_t r = c >= 0 ? recv(c, b, sizeof(b), MSG_DONTWAIT) : -1;
+
+		T_OK(r == 50 * 48, "one connection carried the 50 calls (%zd bytes)", r);
+		if (c >= 0)
+			close(c);
 	}
 	rpcfwd_free(f);
 	close(dead);

@@ -68,6 +68,9 @@ int main(void)
 	T_EQ_INT(load(&s, "EXPIRE_TIME=$(reboot)\n", err, sizeof(err)), -1, "no shell expansion: %s", err);
 	T_EQ_INT(load(&s, "this is not a setting\n", err, sizeof(err)), -1, "garbage line: %s", err);
 	T_EQ_INT(load(&s, "DRAC_TRUSTED=\"10.0.0.0/33\"\n", err, sizeof(err)), -1, "bad network: %s", err);
+	T_EQ_INT(load(&s, "\nDRAC_TRUSTED=\"10.0.0.0/8 ::ffff:192.0.2.0/120\"\n", err, sizeof(err)), -1,
+		 "IPv4-mapped trusted network refused: %s", err);
+	T_OK(strstr(err, ":2:") && strstr(err, "::ffff:192.0.2.0/120"), "names line 2 and the entry: %s", err);
 	T_EQ_INT(load(&s, "DRAC_MAP=relative/path\n", err, sizeof(err)), -1, "relative map path: %s", err);
 	T_EQ_INT(load(&s, "DRAC_OPTIONS=\"-x\"\n", err, sizeof(err)), 0, "unknown keys only warn");
 
