@@ -1,0 +1,130 @@
+#!/bin/bash
+# policy_attack.sh - hostile checks of the policy service (DRAC_POLICY)
+# against the real dracd, with real Postfix deciding relay by
+# check_policy_service alone.  Each part is an attack that once worked:
+#
+#  * the wall clock stepped back (NTP, an administrator's `date -s`):
+#    the expiry the mirror keeps is wall-clock time, so a grant lived on
+#    for as long as the clock went back while the kernel had dropped it.
+#    dracd's own wall clock is moved by a small LD_PRELOAD shim that adds
+#    an offset, read from a file, to CLOCK_REALTIME (the host's clock is
+#    not touched); CLOCK_MONOTONIC stays real.
+. "$(dirname "$0")/../lib/t.sh"
+. "$TOP/tests/lib/world.sh"
+. "$TOP/tests/lib/dracd.sh"
+
+command -v postfix >/dev/null || skip_all "postfix not installed"
+command -v cc >/dev/null || skip_all "no C compiler for the clock shim"
+WINDOW=4
+PORT=10040
+export WORLD_TLS=0
+
+world_up || { nok "world_up"; exit 1; }
+
+# --- dracd with a movable wall clock -----------------------------------------
+cat > "$WORLD/fakewall.c" <<'EOC'
+/* CLOCK_REALTIME plus the signed milliseconds in $FAKEWALL_FILE. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	static int (*real)(clockid_t, struct timespec *);
+	const char *f = getenv("FAKEWALL_FILE");
+	long long off = 0, ns;
+	FILE *fp;
+	int rc;
+
+	if (!real)
+		real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+	rc = real(id, ts);
+	if (rc || (id != CLOCK_REALTIME && id != CLOCK_REALTIME_COARSE) || !f || !(fp = fopen(f, "r")))
+		return rc;
+	if (fscanf(fp, "%lld", &off) != 1)
+		off = 0;
+	fclose(fp);
+	ns = ts->tv_sec * 1000000000LL + ts->tv_nsec + off * 1000000LL;
+	ts->tv_sec = ns / 1000000000LL;
+	ts->tv_nsec = ns % 1000000000LL;
+	return rc;
+}
+EOC
+cc -shared -fPIC -O2 -o "$WORLD/fakewall.so" "$WORLD/fakewall.c" -ldl ||
+	{ nok "the clock shim builds"; exit 1; }
+echo 0 > "$WORLD/wall_offset"
+chmod 644 "$WORLD/wall_offset"
+
+cat > "$WORLD/dracd.settings" <<EOS
+DRAC_MAP="$WORLD/dracd.db"
+DRAC_PIDFILE="$WORLD/dracd.pid"
+DRAC_CONTROL="$WORLD/dracd.sock"
+DRAC_POLICY="inet:127.0.0.1:$PORT"
+EOS
+DRACD_ARGS=(-d -e ${WINDOW}s -o DRAC_MAP_INTERVAL=20)
+LD_PRELOAD=$WORLD/fakewall.so FAKEWALL_FILE=$WORLD/wall_offset dracd_start "${DRACD_ARGS[@]}" ||
+	{ nok "dracd starts"; exit 1; }
+check "dracd runs with the clock shim" grep -q fakewall.so "/proc/$DRACD_PID/maps"
+
+world_postfix_start "$DRACD_MAP" \
+	"smtpd_relay_restrictions = permit_mynetworks, check_policy_service inet:127.0.0.1:$PORT, reject_unauth_destination" \
+	"smtpd_policy_service_default_action = DUNNO" "mydestination = example.org" ||
+	{ nok "postfix starts"; exit 1; }
+ok "dracd (policy service) and postfix running"
+
+# ask ADDR [RAW]: one request straight to the service; prints its answer
+# (action=... or "closed").
+cat > "$WORLD/ask.py" <<'EOP'
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+req = sys.argv[3].encode("latin-1").decode("unicode_escape").encode("latin-1")
+s = socket.create_connection((host, port), timeout=5)
+s.sendall(req)
+buf = b""
+try:
+    while not buf.endswith(b"\n\n"):
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+except (socket.timeout, ConnectionResetError):
+    pass
+print(buf.decode("latin-1").strip().replace("\n", "|") or "closed")
+EOP
+ask_raw() { srv "$WORLD_PY" "$WORLD/ask.py" 127.0.0.1 $PORT "$1"; }
+ask() { ask_raw "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=$1\n\n"; }
+relay() { world_smtp_rcpt "$1" "$2" 25; }
+not_in_map() { ! in_map "$1"; }
+is() { local got; got=$(relay "$2" "$3"); echo "# relay from $2 via $3: $got"; [ "$got" = "$1" ]; }
+
+# --- 1. the wall clock steps back during a grant ------------------------------
+for fam in 4 6; do
+	s=$SRV4 a=$C1_4
+	[ $fam = 6 ] && s=$SRV6 a=$C1_6
+	echo 0 > "$WORLD/wall_offset"
+	drac add "$a" ${WINDOW}s >/dev/null
+	wait_granted "$a" 2
+	check "IPv$fam clock: a fresh grant relays (250)" is 250 c1 "$s"
+	check "IPv$fam clock: and the service says OK" test "$(ask "$a")" = action=OK
+	echo -3600000 > "$WORLD/wall_offset"	# dracd's clock goes back an hour
+	sleep $((WINDOW + 2))
+	check "IPv$fam clock: the kernel dropped it after the window" not_granted "$a" 0
+	check "IPv$fam clock: stepped back an hour, the service says DUNNO after the window" \
+		test "$(ask "$a")" = action=DUNNO
+	check "IPv$fam clock: and Postfix refuses relay (554)" is 554 c1 "$s"
+	check "IPv$fam clock: the btree map no longer holds it" eventually 2 not_in_map "$a"
+	# A firewall reload brings back what the mirror holds, with the time
+	# it believes is left: nothing, here.
+	srv nft flush ruleset
+	check "IPv$fam clock: after nft flush ruleset the table is back" \
+		eventually 3 bash -c "ip netns exec $NS_SRV nft list set inet drac $(set_of "$a") >/dev/null 2>&1"
+	check "IPv$fam clock: without the ended grant" not_granted "$a" 0.5
+	check "IPv$fam clock: and the service still says DUNNO" test "$(ask "$a")" = action=DUNNO
+	echo 0 > "$WORLD/wall_offset"
+	drac del "$a" >/dev/null 2>&1
+done
+echo 0 > "$WORLD/wall_offset"
+
+check "dracd is still running" kill -0 "$DRACD_PID"
+t_done
