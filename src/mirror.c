@@ -1038,10 +1038,24 @@ int mirror_load(struct mirror *m, uint64_t now_ms)
 		m->need_full = true;
 		m->changed = true;
 	}
+	/* A map written "in the future" means the wall clock went back
+	 * while no dracd was watching (a reboot with the hardware clock
+	 * behind): at least that much of every window has passed. */
+	uint64_t mtime = (uint64_t)st0.st_mtim.tv_sec * 1000 + st0.st_mtim.tv_nsec / 1000000,
+		 wall = wall_ms(), back = mtime > wall + MIRROR_CLOCK_SLACK_MS ? mtime - wall : 0;
+
+	if (back) {
+		msg_warn("map %s was written %llu s in the future: the clock went back; "
+			 "its grants are shortened by as much", m->map_path,
+			 (unsigned long long)(back / 1000));
+		m->need_full = true;
+		m->changed = true;
+	}
 	for (size_t i = 0; i < c.n; i++) {
 		struct lrec *l = &c.v[i];
 		struct ment *e;
 
+		l->expiry_ms = l->expiry_ms > back ? l->expiry_ms - back : 0;
 		if (l->expiry_ms <= now_ms) {
 			expired++;
 			/* Not in the table: the next write deletes it. */
