@@ -479,6 +479,20 @@ static void policy_accept(int fd, uint32_t events, void *arg)
 	}
 }
 
+/* Whether a process accepts connections on the unix socket ep names. */
+static bool socket_is_live(const struct policy_endpoint *ep)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc, e;
+
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (const struct sockaddr *)&ep->sa, ep->salen);
+	e = errno;
+	close(fd);
+	/* EAGAIN: a listener whose backlog is full. */
+	return rc == 0 || e == EAGAIN || e == EINPROGRESS;
+}
+
 static int policy_listen(struct policy *p)
 {
 	struct policy_endpoint *ep = &p->ep;
@@ -498,6 +512,13 @@ static int policy_listen(struct policy *p)
 		if (lstat(ep->path, &st) == 0) {
 			if (!S_ISSOCK(st.st_mode)) {
 				errno = ENOTSOCK; /* "not a socket": there is a file */
+				return -1;
+			}
+			/* A socket someone still listens on (another dracd,
+			 * another policy server, one of Postfix's own) is not
+			 * stale: taking its name would cut its clients off. */
+			if (socket_is_live(ep)) {
+				errno = EADDRINUSE;
 				return -1;
 			}
 			if (unlink(ep->path) < 0)
