@@ -11,6 +11,9 @@
 #    not touched); CLOCK_MONOTONIC stays real.
 #  * the wall clock behind after a reboot: the map's expiry values were
 #    taken as the truth and restored an hour of relay.
+#  * revocation by drac del, nft delete element, nft flush set and drac
+#    flush, followed by a firewall reload and a restart: held already
+#    (kept as a regression test).
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
 . "$TOP/tests/lib/dracd.sh"
@@ -159,6 +162,38 @@ check "reboot, clock an hour behind: Postfix refuses relay (554)" is 554 c2 "$SR
 check "reboot, clock an hour behind: IPv6 too" is 554 c2 "$SRV6"
 check "dracd said the map was written in the future" grep -q "written .* in the future" "$WORLD/dracd.log"
 echo 0 > "$WORLD/wall_offset"
+
+# --- 3. revocation, by every path, stays revoked --------------------------------
+# Each way an administrator revokes must end relay at once, and neither a
+# firewall reload (restore) nor a restart may bring the grant back.
+revoke_by() {	# HOW ADDR
+	case $1 in
+	drac-del) drac del "$2" >/dev/null ;;
+	nft-delete) srv nft delete element inet drac "$(set_of "$2")" "{ $2 }" ;;
+	nft-flush-set) srv nft flush set inet drac "$(set_of "$2")" ;;
+	drac-flush) drac flush >/dev/null ;;
+	esac
+}
+for how in drac-del nft-delete nft-flush-set drac-flush; do
+	for a in "$C1_4" "$C1_6"; do
+		drac add "$a" 10m >/dev/null
+		eventually 2 ask_is "$a" action=OK || nok "$how: $a granted first"
+		revoke_by $how "$a"
+		check "$how $a: the service says DUNNO at once" eventually 1 ask_is "$a" action=DUNNO
+		srv nft flush ruleset
+		eventually 3 bash -c "ip netns exec $NS_SRV nft list set inet drac $(set_of "$a") >/dev/null 2>&1"
+		check "$how $a: a firewall reload does not bring it back" not_granted "$a" 0.5
+		check "$how $a: nor the service's OK" ask_is "$a" action=DUNNO
+	done
+done
+check "revoked: Postfix refuses relay (554)" is 554 c1 "$SRV4"
+check "revoked: IPv6 too" is 554 c1 "$SRV6"
+dracd_stop
+LD_PRELOAD=$WORLD/fakewall.so FAKEWALL_FILE=$WORLD/wall_offset dracd_start "${DRACD_ARGS[@]}" ||
+	nok "dracd starts again"
+check "revoked: a restart does not bring $C1_4 back" ask_is "$C1_4" action=DUNNO
+check "revoked: nor $C1_6" ask_is "$C1_6" action=DUNNO
+check "revoked: nor into the kernel" not_granted "$C1_4" 0
 
 check "dracd is still running" kill -0 "$DRACD_PID"
 t_done
