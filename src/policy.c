@@ -585,6 +585,18 @@ struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn
 		if (!addr_is_loopback(&a))
 			msg_warn("policy service %s: not a loopback address; whoever reaches it "
 				 "learns which addresses may relay", endpoint);
+		/* smtpd believes whatever answers there: while dracd is not
+		 * running, a local user's process on an unprivileged port
+		 * could answer OK to every client (an open relay). */
+		unsigned port = ntohs(p->ep.family == AF_INET
+					      ? ((struct sockaddr_in *)&p->ep.sa)->sin_port
+					      : ((struct sockaddr_in6 *)&p->ep.sa)->sin6_port);
+
+		if (port >= 1024)
+			msg_warn("policy service %s: port %u can be bound by any local user "
+				 "while dracd is not running, and Postfix would believe their "
+				 "answers; use a port below 1024 or a unix: socket only Postfix "
+				 "reaches", endpoint, port);
 	}
 	msg_info("policy service on %s", endpoint);
 	return p;

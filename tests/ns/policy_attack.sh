@@ -14,6 +14,9 @@
 #  * revocation by drac del, nft delete element, nft flush set and drac
 #    flush, followed by a firewall reload and a restart: held already
 #    (kept as a regression test).
+#  * a local user binds the unprivileged policy port while dracd is down
+#    and answers OK: an open relay.  dracd cannot stop that; it now warns,
+#    and the docs use a port below 1024.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
 . "$TOP/tests/lib/dracd.sh"
@@ -194,6 +197,63 @@ LD_PRELOAD=$WORLD/fakewall.so FAKEWALL_FILE=$WORLD/wall_offset dracd_start "${DR
 check "revoked: a restart does not bring $C1_4 back" ask_is "$C1_4" action=DUNNO
 check "revoked: nor $C1_6" ask_is "$C1_6" action=DUNNO
 check "revoked: nor into the kernel" not_granted "$C1_4" 0
+
+# --- 4. a local user takes the port while dracd is not running ---------------
+# Postfix trusts whatever answers on the policy address.  Port 10040 is
+# unprivileged: while dracd is down (a restart, an upgrade, a crash) any
+# local user may bind it and answer action=OK for every client, making
+# an open relay.  dracd cannot prevent that; it must say so, and a port
+# below 1024 (bound by dracd at start, as root) is out of their reach.
+cat > "$WORLD/squat.py" <<'EOP'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError as e:
+    print("bind failed:", e, flush=True); sys.exit(1)
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    buf = b""
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        buf += d
+        while b"\n\n" in buf:
+            buf = buf.split(b"\n\n", 1)[1]
+            c.sendall(b"action=OK\n\n")
+    c.close()
+EOP
+check "dracd warns that an unprivileged policy port can be taken by any local user" \
+	grep -q "policy service inet:127.0.0.1:$PORT: port $PORT.*any local user" "$WORLD/dracd.log"
+dracd_stop
+world_spawn squat srv setpriv --reuid=nobody --regid=nogroup --clear-groups "$WORLD_PY" -c "$(cat "$WORLD/squat.py")" $PORT
+SQUAT=$WORLD_PID
+if world_wait_log "$WORLD/squat.log" "listening|bind failed" 5 && grep -q listening "$WORLD/squat.log"; then
+	r=$(relay c2 "$SRV4")
+	echo "# dracd down, user nobody answering on 127.0.0.1:$PORT: relay from c2 (never granted): $r"
+	ok "user nobody took 127.0.0.1:$PORT while dracd was down (relay from an ungranted client: $r)"
+fi
+sed "s/^/# squat: /" "$WORLD/squat.log"; world_stop "$SQUAT"
+# The remedy: a port below 1024, which dracd binds at start as root.
+PPORT=940
+sed -i '/^DRAC_POLICY=/d' "$DRACD_SETTINGS"
+echo "DRAC_POLICY=\"inet:127.0.0.1:$PPORT\"" >> "$DRACD_SETTINGS"
+LD_PRELOAD=$WORLD/fakewall.so FAKEWALL_FILE=$WORLD/wall_offset dracd_start "${DRACD_ARGS[@]}" ||
+	nok "dracd starts on port $PPORT"
+check "no such warning for a port below 1024" \
+	bash -c "! grep -q 'port $PPORT.*any local user' '$WORLD/dracd.log'"
+dracd_stop
+world_spawn squat srv setpriv --reuid=nobody --regid=nogroup --clear-groups "$WORLD_PY" -c "$(cat "$WORLD/squat.py")" $PPORT
+SQUAT=$WORLD_PID
+world_wait_log "$WORLD/squat.log" "bind failed" 5
+check "with dracd down, user nobody cannot take port $PPORT" grep -q "bind failed.*Permission denied" "$WORLD/squat.log"
+sed "s/^/# squat: /" "$WORLD/squat.log"; world_stop "$SQUAT"
+LD_PRELOAD=$WORLD/fakewall.so FAKEWALL_FILE=$WORLD/wall_offset dracd_start "${DRACD_ARGS[@]}" ||
+	nok "dracd starts again"
 
 check "dracd is still running" kill -0 "$DRACD_PID"
 t_done
