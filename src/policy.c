@@ -547,6 +547,29 @@ static int policy_listen(struct policy *p)
 	return loop_add_fd(p->loop, p->lfd, EPOLLIN, policy_accept, p);
 }
 
+/* smtpd believes whatever listens at the path.  In a directory anyone
+ * may write (even a sticky one such as /tmp), anyone could put a socket
+ * of theirs at the name while dracd is not running, answer OK to every
+ * client, and keep it: dracd leaves a live socket alone. */
+static bool dir_safe(const char *endpoint, const char *path)
+{
+	char dir[sizeof(((struct policy_endpoint *)0)->path)];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return true;
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &st) < 0 || !(st.st_mode & S_IWOTH))
+		return true; /* a missing directory: bind says so */
+	msg_err("policy service %s: refusing directory %s: writable by everyone (mode %04o); "
+		"anyone could put a socket there that Postfix would believe",
+		endpoint, dir, (unsigned)(st.st_mode & 07777));
+	return false;
+}
+
 struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn fn, void *arg)
 {
 	struct policy *p = calloc(1, sizeof(*p));
@@ -565,6 +588,10 @@ struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn
 	snprintf(p->name, sizeof(p->name), "%s", endpoint);
 	if (policy_endpoint_parse(endpoint, &p->ep, err, sizeof(err)) < 0) {
 		msg_err("policy service: %s", err);
+		free(p);
+		return NULL;
+	}
+	if (p->ep.family == AF_UNIX && !dir_safe(endpoint, p->ep.path)) {
 		free(p);
 		return NULL;
 	}

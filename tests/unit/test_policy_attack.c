@@ -170,10 +170,40 @@ static void test_live_socket(void)
 	rmdir(dir);
 }
 
+/* Once worked: a socket in a directory anyone may write, such as /tmp.
+ * While dracd was not running anyone could bind their own socket at the
+ * name, answer OK to every client, and (now that a live socket is left
+ * alone) keep it. */
+static void test_open_dir(void)
+{
+	char dir[] = "/tmp/drac-policy-attack.XXXXXX", path[128], ep[160];
+	struct loop *l = loop_new();
+	struct policy *p;
+
+	if (!mkdtemp(dir)) {
+		T_OK(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/policy", dir);
+	snprintf(ep, sizeof(ep), "unix:%s", path);
+	chmod(dir, 01777);
+	p = policy_new(l, ep, lookup, NULL);
+	T_OK(p == NULL, "a socket in a directory writable by everyone (1777) is refused");
+	policy_free(p);
+	T_OK(access(path, F_OK) < 0, "and nothing was made there");
+	chmod(dir, 0775);
+	p = policy_new(l, ep, lookup, NULL);
+	T_OK(p != NULL, "group-writable (0775) is the administrator's choice: served");
+	policy_free(p);
+	loop_free(l);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	log_init("test_policy_attack", LOG_TO_STDERR, 0);
 	test_forms();
 	test_live_socket();
+	test_open_dir();
 	return T_DONE();
 }
