@@ -1,7 +1,8 @@
 #!/bin/bash
 # policy_attack.sh - hostile checks of the policy service (DRAC_POLICY)
 # against the real dracd, with real Postfix deciding relay by
-# check_policy_service alone.  Each part is an attack that once worked:
+# check_policy_service alone.  Each part is an attack; all but the third
+# worked on the code before this file:
 #
 #  * the wall clock stepped back (NTP, an administrator's `date -s`):
 #    the expiry the mirror keeps is wall-clock time, so a grant lived on
@@ -236,8 +237,10 @@ if world_wait_log "$WORLD/squat.log" "listening|bind failed" 5 && grep -q listen
 	r=$(relay c2 "$SRV4")
 	echo "# dracd down, user nobody answering on 127.0.0.1:$PORT: relay from c2 (never granted): $r"
 	ok "user nobody took 127.0.0.1:$PORT while dracd was down (relay from an ungranted client: $r)"
+else
+	echo "# the squatter could not bind 127.0.0.1:$PORT; not shown"
 fi
-sed "s/^/# squat: /" "$WORLD/squat.log"; world_stop "$SQUAT"
+sed "s/^/# squat: /" "$WORLD/squat.log"; : > "$WORLD/squat.log"; world_stop "$SQUAT"
 # The remedy: a port below 1024, which dracd binds at start as root.
 PPORT=940
 sed -i '/^DRAC_POLICY=/d' "$DRACD_SETTINGS"
