@@ -26,7 +26,7 @@
 #include "log.h"
 #include "mirror.h"
 
-/* Keeps the uint32_t indices and the arrays (32 bytes an entry) bounded. */
+/* Keeps the uint32_t indices and the arrays (40 bytes an entry) bounded. */
 #define MIRROR_MAX_ENTRIES (1u << 24)
 #define MIRROR_BACKOFF_MAX_MS 5000
 #define MIRROR_BUSY_RETRY_MS 10
@@ -39,6 +39,10 @@
 
 struct ment {
 	uint64_t expiry_ms;
+	/* The same moment on CLOCK_MONOTONIC: a wall clock stepped back
+	 * (NTP, date -s) must not make a grant outlive its window, which
+	 * the kernel counts without the wall clock. */
+	uint64_t mono_ms;
 	uint32_t heap;		/* position in m->heap */
 	struct drac_addr addr;	/* bytes past addr_len() are zero */
 	uint8_t dirty;		/* already on the dirty list */
@@ -76,8 +80,12 @@ struct mirror {
 	struct timespec f_mtim;
 	double full_bpe;	/* bytes an entry in the last full write */
 
+	int64_t clock_off;	/* wall minus monotonic ms at the last tick */
+
 	struct mirror_stats st;
 };
+
+static uint64_t mono_deadline(uint64_t expiry_ms);
 
 static uint64_t mix64(uint64_t x)
 {
@@ -258,6 +266,7 @@ static struct ment *ment_add(struct mirror *m, const struct drac_addr *a,
 	idx = m->n++;
 	e = &m->ents[idx];
 	e->expiry_ms = expiry_ms;
+	e->mono_ms = mono_deadline(expiry_ms);
 	e->addr = *a;
 	e->dirty = 0;
 	m->slots[slot_find(m, a)] = idx + 1;
@@ -340,6 +349,36 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static uint64_t mono_ms(void)
+{
+	return mono_us() / 1000;
+}
+
+/* Where expiry_ms (wall clock) lies on the monotonic clock now. */
+static uint64_t mono_deadline(uint64_t expiry_ms)
+{
+	uint64_t wall = wall_ms();
+
+	return mono_ms() + (expiry_ms > wall ? expiry_ms - wall : 0);
+}
+
+/* A clock step of less than this is ms rounding, not a step. */
+#define MIRROR_CLOCK_SLACK_MS 100
+
+/* The expiry as the wall clock reads now, never later than the
+ * monotonic clock allows: after the wall clock went back, the grant
+ * still ends when its window has passed. */
+static uint64_t ment_expiry(const struct ment *e, uint64_t wall, uint64_t mono)
+{
+	uint64_t left = e->mono_ms > mono ? e->mono_ms - mono : 0;
+
+	if (e->expiry_ms <= wall + left + MIRROR_CLOCK_SLACK_MS)
+		return e->expiry_ms;
+	/* Over: 0, not "now", which a caller's clock read a moment
+	 * earlier would still count as the future. */
+	return left ? wall + left : 0;
+}
+
 static char *strcat3(const char *a, const char *b, const char *c)
 {
 	char *s;
@@ -362,6 +401,7 @@ struct mirror *mirror_new(const struct mirror_config *cfg)
 	if (!(m = calloc(1, sizeof(*m))))
 		goto oom;
 	m->lock_fd = -1;
+	m->clock_off = (int64_t)(wall_ms() - mono_ms());
 	m->interval_ms = cfg->min_write_interval_ms ? cfg->min_write_interval_ms
 						    : MIRROR_WRITE_INTERVAL_MS;
 	slash = strrchr(cfg->map_path, '/');
@@ -443,6 +483,7 @@ void mirror_set(struct mirror *m, const struct drac_addr *a, uint64_t expiry_ms)
 		if (e->expiry_ms == expiry_ms)
 			return;
 		e->expiry_ms = expiry_ms;
+		e->mono_ms = mono_deadline(expiry_ms);
 		heap_fix(m, e->heap);
 		/* Same second, same file: a re-dump after ENOBUFS gives
 		 * expiries that differ by a few ms only. */
@@ -515,7 +556,7 @@ bool mirror_get(const struct mirror *m, const struct drac_addr *a, uint64_t *exp
 	if (!addr_norm(a, &k) || !(e = ment_find(m, &k)))
 		return false;
 	if (expiry_ms)
-		*expiry_ms = e->expiry_ms;
+		*expiry_ms = ment_expiry(e, wall_ms(), mono_ms());
 	return true;
 }
 
@@ -523,8 +564,10 @@ void mirror_foreach(const struct mirror *m,
 		    void (*cb)(const struct drac_addr *a, uint64_t expiry_ms, void *arg),
 		    void *arg)
 {
+	uint64_t wall = wall_ms(), mono = mono_ms();
+
 	for (uint32_t i = 0; i < m->n; i++)
-		cb(&m->ents[i].addr, m->ents[i].expiry_ms, arg);
+		cb(&m->ents[i].addr, ment_expiry(&m->ents[i], wall, mono), arg);
 }
 
 const struct mirror_stats *mirror_stats(const struct mirror *m)
@@ -830,12 +873,42 @@ static uint64_t write_gap(const struct mirror *m)
 	return busy > gap ? busy : gap;
 }
 
+/* The wall clock stepped back since the last tick (NTP, date -s): bring
+ * every expiry back to what the monotonic clock says is left, so the
+ * entries leave the table, the map and a restore when their windows
+ * end.  A step forward needs nothing: entries end early, which is safe. */
+static void clock_check(struct mirror *m)
+{
+	uint64_t wall = wall_ms(), mono = mono_ms();
+	int64_t off = (int64_t)(wall - mono), was = m->clock_off;
+	uint32_t n = m->n;
+
+	m->clock_off = off;
+	if (off >= was - MIRROR_CLOCK_SLACK_MS || !n)
+		return;
+	msg_warn("the wall clock went back %lld ms; grants keep their remaining time",
+		 (long long)(was - off));
+	for (uint32_t i = 0; i < n; i++)
+		m->ents[i].expiry_ms = ment_expiry(&m->ents[i], wall, mono);
+	/* Rebuild the heap by inserting each entry in turn. */
+	for (uint32_t i = 0; i < n; i++) {
+		m->n = i + 1;
+		heap_set(m, i, i);
+		heap_fix(m, i);
+	}
+	m->n = n;
+	m->need_full = true;
+	m->ndirty = 0;
+	m->changed = true;
+}
+
 int mirror_tick(struct mirror *m, uint64_t now_ms)
 {
 	uint64_t longest = m->interval_ms > MIRROR_BACKOFF_MAX_MS ? m->interval_ms
 								  : MIRROR_BACKOFF_MAX_MS;
 	int r;
 
+	clock_check(m);
 	while (m->n && m->ents[m->heap[0]].expiry_ms <= now_ms) {
 		char a[ADDR_STRLEN];
 
@@ -965,10 +1038,24 @@ int mirror_load(struct mirror *m, uint64_t now_ms)
 		m->need_full = true;
 		m->changed = true;
 	}
+	/* A map written "in the future" means the wall clock went back
+	 * while no dracd was watching (a reboot with the hardware clock
+	 * behind): at least that much of every window has passed. */
+	uint64_t mtime = (uint64_t)st0.st_mtim.tv_sec * 1000 + st0.st_mtim.tv_nsec / 1000000,
+		 wall = wall_ms(), back = mtime > wall + MIRROR_CLOCK_SLACK_MS ? mtime - wall : 0;
+
+	if (back) {
+		msg_warn("map %s was written %llu s in the future: the clock went back; "
+			 "its grants are shortened by as much", m->map_path,
+			 (unsigned long long)(back / 1000));
+		m->need_full = true;
+		m->changed = true;
+	}
 	for (size_t i = 0; i < c.n; i++) {
 		struct lrec *l = &c.v[i];
 		struct ment *e;
 
+		l->expiry_ms = l->expiry_ms > back ? l->expiry_ms - back : 0;
 		if (l->expiry_ms <= now_ms) {
 			expired++;
 			/* Not in the table: the next write deletes it. */

@@ -72,6 +72,10 @@ uint64_t mirror_next_deadline(const struct mirror *m);
 int mirror_write_now(struct mirror *m);
 
 size_t mirror_count(const struct mirror *m);
+/* The expiry get and foreach report is never later than the monotonic
+ * clock allows: each entry also remembers its end on CLOCK_MONOTONIC,
+ * so when the wall clock steps back a grant still ends after its window
+ * (then the expiry reported is 0, or now + what is left). */
 bool mirror_get(const struct mirror *m, const struct drac_addr *a, uint64_t *expiry_ms);
 /* In no particular order; cb must not change the table. */
 void mirror_foreach(const struct mirror *m,

@@ -1,8 +1,9 @@
 /* policy.c - the Postfix policy service: a listener and many kept-open
  * smtpd connections on the one loop, each answered from memory.
  *
- * Every connection is non-blocking, reads at most one buffer per loop
- * turn (level-triggered, so a busy client cannot starve the others), has
+ * Every connection is non-blocking, reads at most one buffer and answers
+ * at most TURN_BUDGET requests per loop turn (level-triggered, so a busy
+ * client cannot starve the others), has
  * a bounded input (POLICY_MAX_REQUEST) and output buffer, and a deadline:
  * a request must arrive whole within POLICY_REQUEST_MS, an idle
  * connection lives POLICY_IDLE_MS.  At POLICY_MAX_CONNS the least
@@ -30,6 +31,11 @@
 #define ACCEPT_BUDGET 64
 #define SWEEP_MS 1000
 #define PAUSE_MS 100	/* out of descriptors with nothing to evict */
+/* Requests one connection may have answered per loop turn.  One read of
+ * 8 kB can hold 8192 one-byte requests: answering them all at once let a
+ * single client hold the loop (and every smtpd) for milliseconds per
+ * read, times every connection it opened. */
+#define TURN_BUDGET 64
 
 static const char ANS_OK[] = "action=OK\n\n";
 static const char ANS_DUNNO[] = "action=DUNNO\n\n";
@@ -208,6 +214,7 @@ struct pconn {
 	uint64_t last_ms;	/* last byte read */
 	bool answered;		/* at least one request answered */
 	bool want_out;		/* waiting for EPOLLOUT, not reading */
+	bool more;		/* the budget ran out: requests may wait in the input */
 	struct pconn *prev, *next; /* least recently active first */
 };
 
@@ -221,7 +228,7 @@ struct policy {
 	policy_lookup_fn lookup;
 	void *lookup_arg;
 	struct pconn *head, *tail;
-	struct loop_timer *sweep, *resume;
+	struct loop_timer *sweep, *resume, *more;
 	unsigned request_ms, idle_ms;
 	struct policy_stats st;
 };
@@ -311,10 +318,13 @@ static int conn_process(struct pconn *c)
 	struct policy *p = c->p;
 	struct policy_request r;
 	size_t used = 0;
+	unsigned budget = TURN_BUDGET;
 
+	c->more = false;
 again:
-	while (c->outlen + ANSWER_MAX <= sizeof(c->out) &&
+	while (budget && c->outlen + ANSWER_MAX <= sizeof(c->out) &&
 	       (used = policy_parse(c->in, c->inlen, &r)) > 0) {
+		budget--;
 		bool ok = false;
 		char buf[ADDR_STRLEN];
 
@@ -332,7 +342,7 @@ again:
 		c->inlen -= used;
 		c->since_ms = loop_now();
 	}
-	if (c->inlen >= POLICY_MAX_REQUEST && c->outlen + ANSWER_MAX <= sizeof(c->out)) {
+	if (budget && c->inlen >= POLICY_MAX_REQUEST && c->outlen + ANSWER_MAX <= sizeof(c->out)) {
 		/* No end in sight: answer what smtpd would assume anyway and
 		 * hang up, since the rest of the stream cannot be framed. */
 		p->st.requests++;
@@ -348,8 +358,14 @@ again:
 		return -1;
 	/* The answers filled the output and went out: more pipelined
 	 * requests may wait in the input, with no read to come for them. */
-	if (used && !c->want_out)
+	if (used && !c->want_out && budget)
 		goto again;
+	if (!budget) {
+		/* The rest in a later turn, after the others had theirs
+		 * (1 ms: a timer due now would run again in this turn). */
+		c->more = true;
+		loop_timer_after(p->more, 1);
+	}
 	return 0;
 }
 
@@ -362,6 +378,12 @@ static void conn_ready(int fd, uint32_t events, void *arg)
 
 	if (events & EPOLLERR) {
 		conn_close(c);
+		return;
+	}
+	if (c->more && !c->want_out) {
+		/* Answer what waits before reading more (the input may be
+		 * full of it); the socket stays readable. */
+		conn_process(c);
 		return;
 	}
 	if (c->want_out) {
@@ -426,6 +448,18 @@ static void policy_sweep(void *arg)
 	loop_timer_after(p->sweep, SWEEP_MS);
 }
 
+/* Connections whose budget ran out in an earlier turn. */
+static void policy_more(void *arg)
+{
+	struct policy *p = arg;
+
+	for (struct pconn *c = p->head, *next; c; c = next) {
+		next = c->next; /* conn_process may close c, and only c */
+		if (c->more && !c->want_out)
+			conn_process(c);
+	}
+}
+
 static void policy_resume(void *arg)
 {
 	struct policy *p = arg;
@@ -479,6 +513,20 @@ static void policy_accept(int fd, uint32_t events, void *arg)
 	}
 }
 
+/* Whether a process accepts connections on the unix socket ep names. */
+static bool socket_is_live(const struct policy_endpoint *ep)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc, e;
+
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (const struct sockaddr *)&ep->sa, ep->salen);
+	e = errno;
+	close(fd);
+	/* EAGAIN: a listener whose backlog is full. */
+	return rc == 0 || e == EAGAIN || e == EINPROGRESS;
+}
+
 static int policy_listen(struct policy *p)
 {
 	struct policy_endpoint *ep = &p->ep;
@@ -498,6 +546,13 @@ static int policy_listen(struct policy *p)
 		if (lstat(ep->path, &st) == 0) {
 			if (!S_ISSOCK(st.st_mode)) {
 				errno = ENOTSOCK; /* "not a socket": there is a file */
+				return -1;
+			}
+			/* A socket someone still listens on (another dracd,
+			 * another policy server, one of Postfix's own) is not
+			 * stale: taking its name would cut its clients off. */
+			if (socket_is_live(ep)) {
+				errno = EADDRINUSE;
 				return -1;
 			}
 			if (unlink(ep->path) < 0)
@@ -526,6 +581,29 @@ static int policy_listen(struct policy *p)
 	return loop_add_fd(p->loop, p->lfd, EPOLLIN, policy_accept, p);
 }
 
+/* smtpd believes whatever listens at the path.  In a directory anyone
+ * may write (even a sticky one such as /tmp), anyone could put a socket
+ * of theirs at the name while dracd is not running, answer OK to every
+ * client, and keep it: dracd leaves a live socket alone. */
+static bool dir_safe(const char *endpoint, const char *path)
+{
+	char dir[sizeof(((struct policy_endpoint *)0)->path)];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return true;
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &st) < 0 || !(st.st_mode & S_IWOTH))
+		return true; /* a missing directory: bind says so */
+	msg_err("policy service %s: refusing directory %s: writable by everyone (mode %04o); "
+		"anyone could put a socket there that Postfix would believe",
+		endpoint, dir, (unsigned)(st.st_mode & 07777));
+	return false;
+}
+
 struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn fn, void *arg)
 {
 	struct policy *p = calloc(1, sizeof(*p));
@@ -547,9 +625,14 @@ struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn
 		free(p);
 		return NULL;
 	}
+	if (p->ep.family == AF_UNIX && !dir_safe(endpoint, p->ep.path)) {
+		free(p);
+		return NULL;
+	}
 	p->sweep = loop_timer_new(l, policy_sweep, p);
 	p->resume = loop_timer_new(l, policy_resume, p);
-	if (!p->sweep || !p->resume)
+	p->more = loop_timer_new(l, policy_more, p);
+	if (!p->sweep || !p->resume || !p->more)
 		goto bad;
 	if (policy_listen(p) < 0)
 		goto bad;
@@ -564,6 +647,18 @@ struct policy *policy_new(struct loop *l, const char *endpoint, policy_lookup_fn
 		if (!addr_is_loopback(&a))
 			msg_warn("policy service %s: not a loopback address; whoever reaches it "
 				 "learns which addresses may relay", endpoint);
+		/* smtpd believes whatever answers there: while dracd is not
+		 * running, a local user's process on an unprivileged port
+		 * could answer OK to every client (an open relay). */
+		unsigned port = ntohs(p->ep.family == AF_INET
+					      ? ((struct sockaddr_in *)&p->ep.sa)->sin_port
+					      : ((struct sockaddr_in6 *)&p->ep.sa)->sin6_port);
+
+		if (port >= 1024)
+			msg_warn("policy service %s: port %u can be bound by any local user "
+				 "while dracd is not running, and Postfix would believe their "
+				 "answers; use a port below 1024 or a unix: socket only Postfix "
+				 "reaches", endpoint, port);
 	}
 	msg_info("policy service on %s", endpoint);
 	return p;
@@ -575,6 +670,7 @@ bad:
 		unlink(p->ep.path);
 	loop_timer_free(p->sweep);
 	loop_timer_free(p->resume);
+	loop_timer_free(p->more);
 	free(p);
 	return NULL;
 }
@@ -595,6 +691,7 @@ void policy_free(struct policy *p)
 		unlink(p->ep.path);
 	loop_timer_free(p->sweep);
 	loop_timer_free(p->resume);
+	loop_timer_free(p->more);
 	free(p);
 }
 
