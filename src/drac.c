@@ -5,19 +5,16 @@
  * mirrors it into the Postfix map.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "control.h"
 #include "log.h"
 #include "loop.h"
-#include "mirror.h"
 #include "nftset.h"
 #include "ruleset.h"
 #include "settings.h"
@@ -122,44 +119,7 @@ done:
 	return 0;
 }
 
-/* A revocation while dracd is not running reaches only the kernel set,
- * and dracd's next start restores what its map holds: the grant would
- * come back.  So without a running dracd (its pid file unlocked) the
- * address (a, or every one when NULL) also leaves the map.  1 when the
- * map held it, 0 when not, -1 when dracd runs or the map is unusable. */
-static int map_forget(const struct settings *s, const struct drac_addr *a)
-{
-	struct mirror_config mc = { .map_path = s->map_path };
-	struct mirror *m;
-	int fd, held = 0;
-
-	if (!*s->pidfile)
-		return -1; /* no way to tell whether dracd runs */
-	fd = open(s->pidfile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0) {
-		close(fd);
-		return -1; /* dracd runs: it follows the set into the map */
-	}
-	if (fd >= 0)
-		close(fd);
-	if (access(s->map_path, F_OK) < 0 || !(m = mirror_new(&mc)))
-		return -1;
-	if (mirror_load(m, wall_now()) >= 0) {
-		held = a ? mirror_get(m, a, NULL) : mirror_count(m) > 0;
-		if (held) {
-			if (a)
-				mirror_del(m, a);
-			else
-				mirror_clear(m, 0);
-			if (mirror_write_now(m) < 0)
-				held = -1;
-		}
-	}
-	mirror_free(m);
-	return held;
-}
-
-static int cmd_del(const struct settings *s, int argc, char **argv)
+static int cmd_del(int argc, char **argv)
 {
 	struct drac_addr a;
 	struct nftset *ns;
@@ -175,11 +135,6 @@ static int cmd_del(const struct settings *s, int argc, char **argv)
 	ns = open_set();
 	rc = nftset_revoke(ns, &a);
 	nftset_close(ns);
-	if (map_forget(s, &a) == 1) {
-		printf("%s removed from %s (dracd is not running)\n", buf, s->map_path);
-		if (rc != 0)
-			return 0; /* not in the set (or no set): the map was all */
-	}
 	if (rc == 1) {
 		fprintf(stderr, "drac: %s is not in inet drac %s\n", buf, nftset_name(a.family));
 		return 1;
@@ -244,7 +199,7 @@ static int cmd_list(int argc, char **argv)
 	return rc;
 }
 
-static int cmd_flush(const struct settings *s)
+static int cmd_flush(void)
 {
 	struct nftset *ns = open_set();
 	int rc = 0;
@@ -259,8 +214,6 @@ static int cmd_flush(const struct settings *s)
 		}
 	}
 	nftset_close(ns);
-	if (map_forget(s, NULL) == 1)
-		printf("%s emptied (dracd is not running)\n", s->map_path);
 	if (!rc)
 		puts("all grants revoked");
 	return rc;
@@ -353,11 +306,11 @@ int main(int argc, char **argv)
 	if (strcmp(argv[0], "add") == 0)
 		return cmd_add(&s, argc, argv);
 	if (strcmp(argv[0], "del") == 0 || strcmp(argv[0], "delete") == 0)
-		return cmd_del(&s, argc, argv);
+		return cmd_del(argc, argv);
 	if (strcmp(argv[0], "list") == 0)
 		return cmd_list(argc, argv);
 	if (strcmp(argv[0], "flush") == 0)
-		return argc == 1 ? cmd_flush(&s) : (usage(stderr), 2);
+		return argc == 1 ? cmd_flush() : (usage(stderr), 2);
 	if (strcmp(argv[0], "status") == 0)
 		return cmd_status(&s, argc, argv);
 	fprintf(stderr, "drac: unknown command %s\n", argv[0]);
