@@ -122,7 +122,9 @@ int drop_privileges(const char *user, char *err, size_t errlen)
 	struct passwd *pw = NULL;
 
 	if (*user && !(pw = getpwnam(user))) {
-		snprintf(err, errlen, "no such user: %s", user);
+		snprintf(err, errlen, "DRAC_USER=\"%s\": no such user (create it with "
+			 "`adduser --system --group --no-create-home %s`, or set DRAC_USER)",
+			 user, user);
 		return -1;
 	}
 	/* The bounding set first: dropping from it needs CAP_SETPCAP. */

@@ -13,7 +13,9 @@
  * bulk changes, a bloated file) rebuilds it whole, keys in sorted order. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +47,7 @@ struct ment {
 };
 
 struct mirror {
-	char *map_path, *lock_path, *dir_path, *tmp_prefix;
+	char *map_path, *lock_path, *dir_path, *tmp_prefix, *state_path;
 	unsigned interval_ms;
 	int lock_fd;
 
@@ -63,6 +65,10 @@ struct mirror {
 	bool changed;		/* the file differs from the table */
 	bool need_full;		/* the dirty list does not cover the changes */
 	bool add_failed;	/* "cannot mirror" logged; quiet until an add works */
+	/* The file on disk may grant an address the table no longer holds
+	 * (expired, revoked): a failed write must not leave it in place. */
+	bool overgrants;
+	bool unlink_failed;	/* "cannot remove" logged */
 
 	uint64_t write_after;	/* earliest wall ms for the next write */
 	unsigned fail_streak;
@@ -273,6 +279,7 @@ static void ment_remove(struct mirror *m, uint32_t idx)
 	uint32_t last = m->n - 1, pos = e->heap;
 
 	dirty_note(m, &e->addr, e);
+	m->overgrants = true;
 	slot_delete(m, slot_find(m, &e->addr));
 	if (pos != last)
 		heap_set(m, pos, m->heap[last]);
@@ -349,6 +356,53 @@ static char *strcat3(const char *a, const char *b, const char *c)
 	return s;
 }
 
+static const char *who_am_i(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(buf, len, "%s (uid %u)", pw ? pw->pw_name : "?", (unsigned)geteuid());
+	return buf;
+}
+
+/* Prove now, as the user every later write runs as, that a file can be
+ * made, renamed and removed beside the map: a dracd that reports ready
+ * and then cannot write would leave Postfix with a map nobody expires. */
+static int mirror_probe(struct mirror *m)
+{
+	char a[4096], b[4200], who[96];
+	const char *step = "create";
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/%sprobe.%ld", m->dir_path, m->tmp_prefix, (long)getpid());
+	snprintf(b, sizeof(b), "%s.renamed", a);
+	fd = open(a, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto bad;
+	step = "write";
+	if (write(fd, "probe\n", 6) != 6 || fdatasync(fd) < 0) {
+		if (errno == 0)
+			errno = ENOSPC;
+		close(fd);
+		unlink(a);
+		goto bad;
+	}
+	close(fd);
+	step = "rename";
+	if (rename(a, b) < 0) {
+		unlink(a);
+		goto bad;
+	}
+	step = "remove";
+	if (unlink(b) < 0)
+		goto bad;
+	return 0;
+bad:
+	msg_err("cannot write the map directory %s as %s: %s %s: %s; dracd must be "
+		"able to create, rename and remove files there (DRAC_USER)",
+		m->dir_path, who_am_i(who, sizeof(who)), step, a, strerror(errno));
+	return -1;
+}
+
 struct mirror *mirror_new(const struct mirror_config *cfg)
 {
 	struct mirror *m;
@@ -367,6 +421,7 @@ struct mirror *mirror_new(const struct mirror_config *cfg)
 	slash = strrchr(cfg->map_path, '/');
 	if (!(m->map_path = strdup(cfg->map_path)) ||
 	    !(m->lock_path = strcat3(cfg->map_path, ".lock", "")) ||
+	    !(m->state_path = strcat3(cfg->map_path, ".state", "")) ||
 	    !(m->tmp_prefix = strcat3(slash ? slash + 1 : cfg->map_path, ".tmp.", "")))
 		goto oom;
 	if (!slash)
@@ -395,6 +450,8 @@ struct mirror *mirror_new(const struct mirror_config *cfg)
 			(unsigned)(st.st_mode & 07777), m->dir_path);
 		goto bad;
 	}
+	if (mirror_probe(m) < 0)
+		goto bad;
 	if ((m->lock_fd = btmap_lock_open(m->lock_path)) < 0) {
 		msg_err("cannot open map lock file: %s", btmap_error());
 		goto bad;
@@ -423,6 +480,7 @@ void mirror_free(struct mirror *m)
 	free(m->lock_path);
 	free(m->dir_path);
 	free(m->tmp_prefix);
+	free(m->state_path);
 	free(m->ents);
 	free(m->heap);
 	free(m->slots);
@@ -494,6 +552,7 @@ void mirror_clear(struct mirror *m, int family)
 		m->ndirty = 0;
 		m->need_full = true;
 		m->changed = true;
+		m->overgrants = true;
 		return;
 	}
 	/* Going down, the entry swapped into the hole was already kept. */
@@ -609,17 +668,19 @@ static uint64_t be64(const char *s)
 	return v;
 }
 
-static int write_full(struct mirror *m, const char *tmp)
+/* The whole table (or, with empty, no record at all) into a new file. */
+static int write_full(struct mirror *m, const char *tmp, bool empty)
 {
+	uint32_t n = empty ? 0 : m->n;
 	struct wkey *keys = NULL;
 	char *arena = NULL, val[MIRROR_VALLEN];
-	size_t alen = 0, acap = (size_t)m->n * 16 + 64;
+	size_t alen = 0, acap = (size_t)n * 16 + 64;
 	struct btmap *b = NULL;
 
-	if (!(keys = malloc(((size_t)m->n + 1) * sizeof(*keys))) ||
+	if (!(keys = malloc(((size_t)n + 1) * sizeof(*keys))) ||
 	    !(arena = malloc(acap)))
 		goto oom;
-	for (uint32_t i = 0; i < m->n; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		size_t len;
 
 		/* Room for the longest key and the zero padding to 16. */
@@ -641,10 +702,10 @@ static int write_full(struct mirror *m, const char *tmp)
 	}
 	/* In key order libdb appends to the rightmost leaf and splits it
 	 * unevenly: pages end up full and the write is fast. */
-	qsort_r(keys, m->n, sizeof(*keys), wkey_cmp, arena);
+	qsort_r(keys, n, sizeof(*keys), wkey_cmp, arena);
 	if (!(b = btmap_create(tmp)))
 		goto bad;
-	for (uint32_t i = 0; i < m->n; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		const char *k = arena + keys[i].off;
 		size_t vlen = val_fmt(m->ents[keys[i].ent].expiry_ms, val);
 
@@ -725,6 +786,57 @@ static void sweep_tmp(struct mirror *m)
 	closedir(dir);
 }
 
+/* Keep the cause where drac status shows it: JSON without escapes. */
+static void note_error(struct mirror *m)
+{
+	snprintf(m->st.error, sizeof(m->st.error), "%s", m->err);
+	for (char *p = m->st.error; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '\'';
+}
+
+/* Remove the map when it may grant past an expiry: Postfix then answers
+ * 451 4.3.5 (a lookup error) instead of relaying. */
+static void map_withdraw(struct mirror *m, const char *why)
+{
+	if (m->st.map_removed)
+		return;
+	if (unlink(m->map_path) == 0 || errno == ENOENT) {
+		m->st.map_removed = true;
+		m->have_file = false;
+		m->need_full = true;
+		m->unlink_failed = false;
+		msg_err("removed %s: %s; Postfix answers 451 4.3.5 for clients outside "
+			"mynetworks until it is written again (then `postfix reload`)",
+			m->map_path, why);
+		return;
+	}
+	if (!m->unlink_failed)
+		msg_err("cannot remove %s either: %s; Postfix may relay past the end "
+			"of a window until it is written", m->map_path, strerror(errno));
+	m->unlink_failed = true;
+}
+
+static void write_failed(struct mirror *m, uint64_t now_ms)
+{
+	if (!m->st.stale_since_ms)
+		m->st.stale_since_ms = now_ms ? now_ms : 1;
+	note_error(m);
+	if (m->overgrants)
+		map_withdraw(m, "it holds a grant that has ended and cannot be rewritten");
+}
+
+static void write_ok(struct mirror *m)
+{
+	if (m->st.map_removed)
+		msg_info("%s is back", m->map_path);
+	m->st.stale_since_ms = 0;
+	m->st.error[0] = '\0';
+	m->st.map_removed = false;
+	m->overgrants = false;
+	m->unlink_failed = false;
+}
+
 /* 0 written, 1 lock busy, -1 failed (m->err says why). */
 static int mirror_write(struct mirror *m, bool full, bool wait, uint64_t now_ms)
 {
@@ -759,15 +871,17 @@ static int mirror_write(struct mirror *m, bool full, bool wait, uint64_t now_ms)
 		}
 	}
 	if (full) {
-		r = write_full(m, tmp);
+		r = write_full(m, tmp, false);
 		if (r == 0 && (r = commit_tmp(m, tmp)) < 0)
 			unlink(tmp);
 	}
 	btmap_unlock(m->lock_fd);
 	if (r < 0) {
 		m->st.write_errors++;
+		write_failed(m, now_ms);
 		return -1;
 	}
+	write_ok(m);
 
 	if (full) {
 		for (uint32_t i = 0; i < m->n; i++)
@@ -806,7 +920,66 @@ int mirror_write_now(struct mirror *m)
 		msg_err("cannot write %s: %s", m->map_path, m->err);
 		return -1;
 	}
+	/* Its grants are in the map now: a later load must not bring back
+	 * what is revoked meanwhile. */
+	if (unlink(m->state_path) == 0)
+		msg_info("removed %s: its grants are in %s", m->state_path, m->map_path);
 	return 0;
+}
+
+const char *mirror_state_path(const struct mirror *m)
+{
+	return m->state_path;
+}
+
+static void expire_due(struct mirror *m, uint64_t now_ms)
+{
+	while (m->n && m->ents[m->heap[0]].expiry_ms <= now_ms) {
+		char a[ADDR_STRLEN];
+
+		/* The kernel expires the element at this moment too, silently:
+		 * this is the only place the end of a window is seen. */
+		msg_info("expired %s", addr_fmt(&m->ents[m->heap[0]].addr, a, sizeof(a)));
+		ment_remove(m, m->heap[0]);
+		m->st.expired++;
+	}
+}
+
+int mirror_shutdown(struct mirror *m)
+{
+	char tmp[4096];
+	int rc = 0;
+
+	expire_due(m, wall_ms());
+	/* Waits for a writer in another process; goes on without the lock
+	 * if it cannot be had: leaving a full map behind is worse. */
+	if (btmap_lock(m->lock_fd, true) < 0)
+		msg_err("lock %s: %s", m->lock_path, btmap_error());
+	snprintf(tmp, sizeof(tmp), "%s/%s%ld", m->dir_path, m->tmp_prefix, (long)getpid());
+	unlink(tmp);
+	if (!m->n) {
+		if (unlink(m->state_path) < 0 && errno != ENOENT)
+			msg_err("cannot remove %s: %s", m->state_path, strerror(errno));
+	} else if ((m->err[0] = '\0', write_full(m, tmp, false)) < 0 || rename(tmp, m->state_path) < 0) {
+		if (!m->err[0])	/* write_full says why; rename does not */
+			snprintf(m->err, sizeof(m->err), "rename: %s", strerror(errno));
+		msg_err("cannot save %u grants to %s: %s; they stay in the kernel sets only",
+			m->n, m->state_path, m->err);
+		unlink(tmp);
+	}
+	m->err[0] = '\0';
+	if (write_full(m, tmp, true) < 0 || commit_tmp(m, tmp) < 0) {
+		unlink(tmp);
+		msg_err("cannot empty %s: %s", m->map_path, m->err);
+		m->st.map_removed = false;
+		map_withdraw(m, "dracd stops, and nobody would expire its grants");
+		rc = m->st.map_removed ? 0 : -1;
+	} else {
+		msg_info("emptied %s: %u grants kept in %s and the kernel sets", m->map_path,
+			 m->n, m->state_path);
+	}
+	btmap_unlock(m->lock_fd);
+	return rc;
 }
 
 static uint64_t retry_delay(const struct mirror *m)
@@ -836,15 +1009,7 @@ int mirror_tick(struct mirror *m, uint64_t now_ms)
 								  : MIRROR_BACKOFF_MAX_MS;
 	int r;
 
-	while (m->n && m->ents[m->heap[0]].expiry_ms <= now_ms) {
-		char a[ADDR_STRLEN];
-
-		/* The kernel expires the element at this moment too, silently:
-		 * this is the only place the end of a window is seen. */
-		msg_info("expired %s", addr_fmt(&m->ents[m->heap[0]].addr, a, sizeof(a)));
-		ment_remove(m, m->heap[0]);
-		m->st.expired++;
-	}
+	expire_due(m, now_ms);
 	if (!m->changed)
 		return 0;
 	if (m->write_after > now_ms) {
@@ -926,7 +1091,8 @@ bad:
 	return 0;
 }
 
-int mirror_load(struct mirror *m, uint64_t now_ms)
+/* One file: the map (is_map) or the state a stopped dracd left. */
+static int load_file(struct mirror *m, const char *path, bool is_map, uint64_t now_ms)
 {
 	struct lctx c = { 0 };
 	struct stat st0, st1;
@@ -940,30 +1106,33 @@ int mirror_load(struct mirror *m, uint64_t now_ms)
 			btmap_error());
 		goto fail;
 	}
-	if (stat(m->map_path, &st0) < 0) {
+	if (stat(path, &st0) < 0) {
 		int e = errno;
 
 		btmap_unlock(m->lock_fd);
-		if (e == ENOENT)
-			msg_info("map %s does not exist yet; it will be written", m->map_path);
-		else
-			msg_err("cannot load %s: %s", m->map_path, strerror(e));
+		if (e == ENOENT && is_map)
+			msg_info("map %s does not exist yet; it will be written", path);
+		else if (e != ENOENT)
+			msg_err("cannot load %s: %s", path, strerror(e));
 		goto fail;
 	}
-	r = btmap_walk(m->map_path, true, load_rec, &c);
-	if (stat(m->map_path, &st1) < 0)
+	r = btmap_walk(path, true, load_rec, &c);
+	if (stat(path, &st1) < 0)
 		memset(&st1, 0, sizeof(st1));
 	btmap_unlock(m->lock_fd);
 	if (r < 0 || c.oom) {
-		msg_err("map %s is corrupt or unreadable (%s); it will be rebuilt",
-			m->map_path, c.oom ? "out of memory" : btmap_error());
+		msg_err("%s %s is corrupt or unreadable (%s)%s", is_map ? "map" : "state", path,
+			c.oom ? "out of memory" : btmap_error(),
+			is_map ? "; it will be rebuilt" : "");
 		goto fail;
 	}
 	if (c.bad) {
-		msg_warn("map %s: %zu records that are not ADDRESS -> digits; "
-			 "they will be dropped", m->map_path, c.bad);
-		m->need_full = true;
-		m->changed = true;
+		msg_warn("%s: %zu records that are not ADDRESS -> digits; "
+			 "they will be dropped", path, c.bad);
+		if (is_map) {
+			m->need_full = true;
+			m->changed = true;
+		}
 	}
 	for (size_t i = 0; i < c.n; i++) {
 		struct lrec *l = &c.v[i];
@@ -971,39 +1140,56 @@ int mirror_load(struct mirror *m, uint64_t now_ms)
 
 		if (l->expiry_ms <= now_ms) {
 			expired++;
-			/* Not in the table: the next write deletes it. */
+			if (!is_map)
+				continue;
+			/* Not in the table: the next write deletes it, and
+			 * until then the file grants too much. */
+			m->overgrants = true;
 			if (!ment_find(m, &l->addr))
 				dirty_note(m, &l->addr, NULL);
 			continue;
 		}
 		/* The table came from the kernel: it is newer than the file. */
 		if ((e = ment_find(m, &l->addr))) {
-			if (e->expiry_ms / 1000 != l->expiry_ms / 1000)
+			if (is_map && e->expiry_ms / 1000 != l->expiry_ms / 1000)
 				dirty_note(m, &l->addr, e);
 			continue;
 		}
-		if (!ment_add(m, &l->addr, l->expiry_ms)) {
-			msg_err("cannot load %s: out of memory", m->map_path);
+		if (!(e = ment_add(m, &l->addr, l->expiry_ms))) {
+			msg_err("cannot load %s: out of memory", path);
 			m->need_full = true;
 			m->changed = true;
 			break;
 		}
+		/* From the state: not in the map file yet. */
+		if (!is_map)
+			dirty_note(m, &l->addr, e);
 		loaded++;
 	}
 	free(c.v);
-	if (st0.st_dev == st1.st_dev && st0.st_ino == st1.st_ino &&
+	if (is_map && st0.st_dev == st1.st_dev && st0.st_ino == st1.st_ino &&
 	    st0.st_size == st1.st_size && st0.st_mtim.tv_sec == st1.st_mtim.tv_sec &&
 	    st0.st_mtim.tv_nsec == st1.st_mtim.tv_nsec) {
 		file_remember(m, &st1);
 		if (!m->full_bpe && c.n)
 			m->full_bpe = (double)st1.st_size / c.n;
 	}
-	msg_info("loaded %d entries from %s (%zu expired)", loaded, m->map_path, expired);
+	msg_info("loaded %d entries from %s (%zu expired)", loaded, path, expired);
 	return loaded;
 fail:
 	free(c.v);
-	m->have_file = false;
-	m->need_full = true;
-	m->changed = true;
+	if (is_map) {
+		m->have_file = false;
+		m->need_full = true;
+		m->changed = true;
+	}
 	return -1;
+}
+
+int mirror_load(struct mirror *m, uint64_t now_ms)
+{
+	int r = load_file(m, m->map_path, true, now_ms);
+
+	load_file(m, m->state_path, false, now_ms);
+	return r;
 }
