@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -69,6 +70,7 @@ struct mirror {
 	 * (expired, revoked): a failed write must not leave it in place. */
 	bool overgrants;
 	bool unlink_failed;	/* "cannot remove" logged */
+	int block_fd;		/* the map, flock(LOCK_EX)ed: see map_block */
 
 	uint64_t write_after;	/* earliest wall ms for the next write */
 	unsigned fail_streak;
@@ -416,6 +418,7 @@ struct mirror *mirror_new(const struct mirror_config *cfg)
 	if (!(m = calloc(1, sizeof(*m))))
 		goto oom;
 	m->lock_fd = -1;
+	m->block_fd = -1;
 	m->interval_ms = cfg->min_write_interval_ms ? cfg->min_write_interval_ms
 						    : MIRROR_WRITE_INTERVAL_MS;
 	slash = strrchr(cfg->map_path, '/');
@@ -476,6 +479,8 @@ void mirror_free(struct mirror *m)
 		return;
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
+	if (m->block_fd >= 0)
+		close(m->block_fd);
 	free(m->map_path);
 	free(m->lock_path);
 	free(m->dir_path);
@@ -795,6 +800,49 @@ static void note_error(struct mirror *m)
 			*p = '\'';
 }
 
+/* The last resort when the map can be neither rewritten nor removed (a
+ * read-only file system): Postfix takes flock(LOCK_SH) on the map around
+ * every lookup, so holding LOCK_EX makes its lookups wait (the SMTP
+ * client times out) instead of relaying past an expiry. */
+static void map_block(struct mirror *m)
+{
+	int fd;
+
+	if (m->block_fd >= 0)
+		return;
+	fd = open(m->map_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		msg_err("cannot lock %s: %s; Postfix may relay past the end of a window "
+			"until the map is written", m->map_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	m->block_fd = fd;
+	msg_err("holding the lock of %s: Postfix's lookups in it wait (no relay, no "
+		"mail from outside mynetworks) until it can be written again", m->map_path);
+}
+
+/* The new map is in place: the lookups that waited on the old one must
+ * not find the old grants when they go on, so that inode is emptied. */
+static void map_unblock(struct mirror *m)
+{
+	char proc[64];
+	int fd;
+
+	if (m->block_fd < 0)
+		return;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->block_fd);
+	fd = open(proc, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, 0) < 0)
+		msg_warn("cannot empty the old %s: %s", m->map_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	close(m->block_fd);
+	m->block_fd = -1;
+	msg_info("released the lock of the old %s", m->map_path);
+}
+
 /* Remove the map when it may grant past an expiry: Postfix then answers
  * 451 4.3.5 (a lookup error) instead of relaying. */
 static void map_withdraw(struct mirror *m, const char *why)
@@ -812,9 +860,9 @@ static void map_withdraw(struct mirror *m, const char *why)
 		return;
 	}
 	if (!m->unlink_failed)
-		msg_err("cannot remove %s either: %s; Postfix may relay past the end "
-			"of a window until it is written", m->map_path, strerror(errno));
+		msg_err("cannot remove %s either: %s", m->map_path, strerror(errno));
 	m->unlink_failed = true;
+	map_block(m);
 }
 
 static void write_failed(struct mirror *m, uint64_t now_ms)
@@ -828,6 +876,7 @@ static void write_failed(struct mirror *m, uint64_t now_ms)
 
 static void write_ok(struct mirror *m)
 {
+	map_unblock(m);
 	if (m->st.map_removed)
 		msg_info("%s is back", m->map_path);
 	m->st.stale_since_ms = 0;
