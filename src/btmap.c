@@ -398,7 +398,9 @@ int btmap_lock_open(const char *lock_path)
 	int fd;
 
 	bt_reset();
-	fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Read-only: flock needs no write access, and a writer fd would keep
+	 * its file system from being remounted read-only. */
+	fd = open(lock_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		bt_syserr(lock_path);
 		return -1;
