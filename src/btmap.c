@@ -1,6 +1,7 @@
 /* btmap.c - write and read Postfix btree maps with libdb5.3 */
 #include <db.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,6 +97,24 @@ static int bt_ftruncate(int fd, off_t len)
 	return r;
 }
 
+static int bt_openf(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+	int fd;
+
+	if (flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	fd = open(path, flags, mode);
+	/* libdb probes for files that need not exist. */
+	if (fd < 0 && errno != ENOENT)
+		bt_io_note(fd);
+	return fd;
+}
+
 /* libdb does its writes through these process-wide hooks, so a failure
  * is reported with the system's errno, not a libdb consequence. */
 static void bt_hook(void)
@@ -108,6 +127,7 @@ static void bt_hook(void)
 	db_env_set_func_pwrite(bt_pwrite);
 	db_env_set_func_write(bt_write);
 	db_env_set_func_ftruncate(bt_ftruncate);
+	db_env_set_func_open(bt_openf);
 	hooked = true;
 }
 

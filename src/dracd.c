@@ -495,6 +495,8 @@ int main(int argc, char **argv)
 		settings_print(&d.s, stdout);
 		return 0;
 	}
+	if (user_check(d.s.user, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
 	if (pidfile_lock(d.s.pidfile, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (print == 'C')
