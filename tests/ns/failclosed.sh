@@ -180,7 +180,7 @@ check "when the window ends, the map cannot be removed either: its lookups are h
 	world_wait_log "$WORLD/dracd.log" "holding the lock of .*dracd.db" "$(until_s $((t_grant + 14)))"
 r1=$(relay c1)
 note "read-only map, window over: relay from the expired client -> $r1"
-grep -E 'fatal|lock' "$WORLD_POSTFIX_LOG" | tail -2 | sed 's/^/#   postfix: /'
+grep -E 'fatal|panic|warning' "$WORLD_POSTFIX_LOG" | tail -3 | sed 's/^/#   postfix: /'
 check "no relay after the window ($r1)" test "$r1" != 250
 mount -o remount,rw "$MAPDIR"
 check "writable again: the map is written" world_wait_log "$WORLD/dracd.log" "released the lock" 7
