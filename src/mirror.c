@@ -865,12 +865,104 @@ static void map_withdraw(struct mirror *m, const char *why)
 	map_block(m);
 }
 
+struct prune {
+	struct mirror *m;
+	uint64_t now_ms;
+	bool all;		/* every record goes (a stop) */
+	struct { char key[ADDR_STRLEN], val[MIRROR_VALLEN]; } *v;
+	size_t n, cap;
+	bool oom;
+};
+
+/* Which records of the file grant too much: an address the table no
+ * longer holds, or a value whose time has come. */
+static int prune_rec(const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+	struct prune *p = arg;
+	struct drac_addr a;
+	struct ment *e = NULL;
+	uint64_t sec = 0;
+
+	if (klen < 2 || klen > ADDR_STRLEN || key[klen - 1] || vlen < 2 || vlen > 21 ||
+	    val[vlen - 1])
+		return 0;	/* not ours to judge: load drops such records */
+	for (size_t i = 0; i + 1 < vlen; i++)
+		sec = val[i] >= '0' && val[i] <= '9' ? sec * 10 + (val[i] - '0') : 0;
+	if (!p->all && addr_parse_n(key, klen - 1, &a) == 0)
+		e = ment_find(p->m, &a);
+	if (e && sec * 1000 > p->now_ms)
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		void *v = realloc(p->v, cap * sizeof(*p->v));
+
+		if (!v) {
+			p->oom = true;
+			return -2;
+		}
+		p->v = v;
+		p->cap = cap;
+	}
+	memcpy(p->v[p->n].key, key, klen);
+	/* A refreshed grant keeps its record when the new value is as long
+	 * (an in-place overwrite); otherwise it goes. */
+	p->v[p->n].val[0] = '\0';
+	if (e && val_fmt(e->expiry_ms, p->v[p->n].val) != vlen - 1)
+		p->v[p->n].val[0] = '\0';
+	p->n++;
+	return 0;
+}
+
+/* No room for a new file (ENOSPC, EDQUOT): take the ended grants out of
+ * the map in place, under its own flock(LOCK_EX) as postmap does.
+ * Deleting and same-length values need no new page, and Postfix keeps
+ * answering (554 for them) instead of 451 for every client.  0 or -1. */
+static int map_prune(struct mirror *m, uint64_t now_ms, bool all)
+{
+	struct prune p = { .m = m, .now_ms = now_ms, .all = all };
+	struct btmap *b = NULL;
+	int fd, rc = -1;
+
+	if (btmap_lock(m->lock_fd, true) < 0)
+		return -1;
+	fd = open(m->map_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		goto out;
+	if (btmap_walk(m->map_path, false, prune_rec, &p) < 0 || p.oom ||
+	    !(b = btmap_open(m->map_path)))
+		goto out;
+	for (size_t i = 0; i < p.n; i++)
+		if ((p.v[i].val[0] ? btmap_put(b, p.v[i].key, p.v[i].val)
+				   : btmap_del(b, p.v[i].key)) < 0)
+			goto out;
+	rc = btmap_close(b);
+	b = NULL;
+	if (rc == 0)
+		msg_warn("took %zu %sgrants out of %s in place (no room for a new file)",
+			 p.n, all ? "" : "ended ", m->map_path);
+out:
+	if (rc < 0)
+		msg_err("cannot take the ended grants out of %s in place: %s", m->map_path,
+			fd < 0 ? strerror(errno) : btmap_error());
+	btmap_abort(b);
+	if (fd >= 0)
+		close(fd);	/* drops the flock */
+	btmap_unlock(m->lock_fd);
+	free(p.v);
+	m->have_file = false;	/* changed under the incremental writer */
+	return rc;
+}
+
 static void write_failed(struct mirror *m, uint64_t now_ms)
 {
 	if (!m->st.stale_since_ms)
 		m->st.stale_since_ms = now_ms ? now_ms : 1;
 	note_error(m);
-	if (m->overgrants)
+	if (!m->overgrants || m->st.map_removed)
+		return;
+	if (map_prune(m, now_ms, false) == 0)
+		m->overgrants = false;
+	else
 		map_withdraw(m, "it holds a grant that has ended and cannot be rewritten");
 }
 
@@ -997,7 +1089,6 @@ static void expire_due(struct mirror *m, uint64_t now_ms)
 int mirror_shutdown(struct mirror *m)
 {
 	char tmp[4096];
-	int rc = 0;
 
 	expire_due(m, wall_ms());
 	/* Waits for a writer in another process; goes on without the lock
@@ -1017,18 +1108,21 @@ int mirror_shutdown(struct mirror *m)
 		unlink(tmp);
 	}
 	m->err[0] = '\0';
-	if (write_full(m, tmp, true) < 0 || commit_tmp(m, tmp) < 0) {
-		unlink(tmp);
-		msg_err("cannot empty %s: %s", m->map_path, m->err);
-		m->st.map_removed = false;
-		map_withdraw(m, "dracd stops, and nobody would expire its grants");
-		rc = m->st.map_removed ? 0 : -1;
-	} else {
+	if (write_full(m, tmp, true) == 0 && commit_tmp(m, tmp) == 0) {
 		msg_info("emptied %s: %u grants kept in %s and the kernel sets", m->map_path,
 			 m->n, m->state_path);
+		btmap_unlock(m->lock_fd);
+		return 0;
 	}
-	btmap_unlock(m->lock_fd);
-	return rc;
+	unlink(tmp);
+	msg_err("cannot empty %s: %s", m->map_path, m->err);
+	btmap_unlock(m->lock_fd);	/* map_prune takes it again */
+	/* No room for an empty file: empty this one in place, or remove it. */
+	if (map_prune(m, wall_ms(), true) == 0)
+		return 0;
+	m->st.map_removed = false;
+	map_withdraw(m, "dracd stops, and nobody would expire its grants");
+	return m->st.map_removed ? 0 : -1;
 }
 
 static uint64_t retry_delay(const struct mirror *m)

@@ -17,8 +17,9 @@
  * grants for good.  A clean stop (mirror_shutdown) moves the grants to
  * MAP.state, dracd's own copy that Postfix never reads, and leaves an
  * empty map; the next start loads both.  A write that fails while the
- * file on disk still holds a grant that has ended removes the map
- * (unlink needs no free space): Postfix then answers 451, not 250. */
+ * file on disk still holds a grant that has ended takes it out of the
+ * file in place (no new page needed), else removes the map (Postfix then
+ * answers 451, not 250), else holds the map's flock so lookups wait. */
 #ifndef DRAC_MIRROR_H
 #define DRAC_MIRROR_H
 

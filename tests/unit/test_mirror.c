@@ -731,12 +731,21 @@ static void test_withdraw(void)
 	T_OK(strstr(st->error, "File exists") != NULL, "the cause: %s", st->error);
 	T_OK(access(map, F_OK) == 0 && !st->map_removed, "every grant in the file in force: the map stays");
 	T_EQ_INT(mirror_tick(m, 2000), -1, "192.0.2.1 ends, the write fails again");
+	T_OK(access(map, F_OK) == 0 && !st->map_removed, "the map stays");
+	T_OK(!*mapval("192.0.2.1"), "but the ended grant is taken out in place");
+	T_OK(*mapval("192.0.2.2"), "the grant in force stays");
+	T_OK(!*mapval("192.0.2.3"), "the unwritten one is not there");
+	/* Not even in place (here: the file is no map any more): removed. */
+	mirror_del(m, P("192.0.2.2"));
+	write_file(map, "garbage", 7);
+	T_EQ_INT(mirror_tick(m, 3000), -1, "a revocation, the write fails");
 	T_OK(access(map, F_OK) < 0 && st->map_removed, "the map is removed");
 	rmdir(blocker);
 	T_EQ_INT(mirror_tick(m, 60000), 0, "writable again");
 	T_OK(access(map, F_OK) == 0 && !st->map_removed, "the map is back");
 	T_OK(st->stale_since_ms == 0 && !st->error[0], "and current");
-	T_EQ_INT(map_records(), 2, "with the two grants in force");
+	T_EQ_INT(map_records(), 1, "with the grant in force");
+	T_OK(*mapval("192.0.2.3"), "the one written late");
 	mirror_free(m);
 }
 
