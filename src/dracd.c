@@ -285,21 +285,22 @@ static void keep_restart_settings(struct dracd *d, struct settings *fresh)
 	static const struct {
 		const char *key;
 		size_t off, len;
+		bool str;	/* text: compared up to its NUL */
 	} once[] = {
-#define ONCE(k, f) { k, offsetof(struct settings, f), sizeof(((struct settings *)0)->f) }
-		ONCE("DRAC_MAP", map_path),
-		ONCE("DRAC_USER", user),
-		ONCE("DRAC_PIDFILE", pidfile),
-		ONCE("DRAC_CONTROL", control),
-		ONCE("DRAC_EVENT_BUFFER", event_buffer),
-		ONCE("DRAC_MAP_INTERVAL", write_interval_ms),
+#define ONCE(k, f, t) { k, offsetof(struct settings, f), sizeof(((struct settings *)0)->f), t }
+		ONCE("DRAC_MAP", map_path, true),
+		ONCE("DRAC_USER", user, true),
+		ONCE("DRAC_PIDFILE", pidfile, true),
+		ONCE("DRAC_CONTROL", control, true),
+		ONCE("DRAC_EVENT_BUFFER", event_buffer, false),
+		ONCE("DRAC_MAP_INTERVAL", write_interval_ms, false),
 #undef ONCE
 	};
 
 	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
 		char *now = (char *)&d->s + once[i].off, *want = (char *)fresh + once[i].off;
 
-		if (!memcmp(now, want, once[i].len))
+		if (once[i].str ? !strncmp(now, want, once[i].len) : !memcmp(now, want, once[i].len))
 			continue;
 		msg_warn("%s changed in %s: it takes effect only at a restart; "
 			 "the running value stays in force", once[i].key, d->settings_path);
