@@ -529,7 +529,11 @@ int main(int argc, char **argv)
 	if (drop_privileges(d.s.user, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (gate_start(d.gate) < 0) {
+		control_close(d.control);
+		stop_sources(&d);
 		gate_free(d.gate);
+		settings_free(&d.s);
+		loop_free(d.loop);
 		return 1;
 	}
 	if (!foreground) {
