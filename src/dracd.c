@@ -435,6 +435,11 @@ static int clear_map(struct dracd *d)
 	pidfile_remove();
 	if (drop_privileges(d->s.user, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
+	/* No map, no grant in it (a dracd that never ran, or is disabled). */
+	if (access(d->s.map_path, F_OK) < 0 && errno == ENOENT) {
+		msg_info("no map %s: nothing to empty", d->s.map_path);
+		return 0;
+	}
 	if (!(m = mirror_new(&mc)))
 		return 1;
 	mirror_load(m, wall_now());
