@@ -425,7 +425,8 @@ static void status_json(void *arg, FILE *f)
  * script and the unit after dracd died.  As DRAC_USER, like dracd. */
 static int clear_map(struct dracd *d)
 {
-	struct mirror_config mc = { .map_path = d->s.map_path };
+	/* No probe: on a full disk the map must still be emptied (in place). */
+	struct mirror_config mc = { .map_path = d->s.map_path, .no_probe = true };
 	struct mirror *m;
 	char err[512];
 	int rc;

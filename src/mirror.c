@@ -453,7 +453,7 @@ struct mirror *mirror_new(const struct mirror_config *cfg)
 			(unsigned)(st.st_mode & 07777), m->dir_path);
 		goto bad;
 	}
-	if (mirror_probe(m) < 0)
+	if (!cfg->no_probe && mirror_probe(m) < 0)
 		goto bad;
 	if ((m->lock_fd = btmap_lock_open(m->lock_path)) < 0) {
 		msg_err("cannot open map lock file: %s", btmap_error());

@@ -32,6 +32,7 @@
 struct mirror_config {
 	const char *map_path;		/* "/etc/dracd/dracd.db" */
 	unsigned min_write_interval_ms; /* coalescing; 0 means the default, 50 */
+	bool no_probe;			/* dracd --clear-map: must work on a full disk */
 };
 
 #define MIRROR_WRITE_INTERVAL_MS 50

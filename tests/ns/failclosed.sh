@@ -165,6 +165,20 @@ check "drac status: map.stale_since back to 0" test "$(status_field map.stale_si
 check "the grant made while the disk was full relays now" eventually 2 is relay c2 250
 check "the ended one does not" is relay c1 554
 
+# dracd dies while the disk is full: the clean-up empties the map in
+# place (no room for an empty file, nor for the state file).
+drac add "$C1_4" >/dev/null
+eventually 2 is relay c1 250
+dd if=/dev/zero of="$MAPDIR/fill" bs=4k >/dev/null 2>&1
+kill -9 "$DRACD_PID"; wait "$DRACD_PID" 2>/dev/null
+out=$(srv $post 2>&1); rc=$?
+note "ExecStopPost on a full disk: $out"
+check "ExecStopPost on a full disk exits 0" test $rc -eq 0
+check "and empties the map in place: no relay (554)" is relay c1 554
+rm -f "$MAPDIR/fill"
+dracd_start || nok "dracd restarts"
+check "the kernel set gives the grant back" eventually 2 is relay c1 250
+
 # --- a read-only file system -----------------------------------------------------------
 revoke_all
 drac add "$C1_4" 5s >/dev/null
