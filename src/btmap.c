@@ -1,6 +1,7 @@
 /* btmap.c - write and read Postfix btree maps with libdb5.3 */
 #include <db.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,9 @@ struct btmap {
 
 static char bt_err[256];
 static bool bt_fsync_on = true;
+/* The first failed system call inside libdb during the current call:
+ * libdb's own text for a full disk is about the file's format. */
+static int bt_io_errno;
 
 static void bt_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
@@ -32,8 +36,17 @@ static void bt_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 
 static void bt_fail(int ret)
 {
-	if (!bt_err[0])
+	/* The system's reason (ENOSPC, EDQUOT, EIO) names the cause. */
+	if (bt_io_errno)
+		snprintf(bt_err, sizeof(bt_err), "%s", strerror(bt_io_errno));
+	else if (!bt_err[0])
 		snprintf(bt_err, sizeof(bt_err), "%s", db_strerror(ret));
+}
+
+static void bt_reset(void)
+{
+	bt_err[0] = '\0';
+	bt_io_errno = 0;
 }
 
 static void bt_syserr(const char *what)
@@ -46,28 +59,96 @@ const char *btmap_error(void)
 	return bt_err[0] ? bt_err : "unknown error";
 }
 
+static void bt_io_note(long r)
+{
+	if (r < 0 && !bt_io_errno)
+		bt_io_errno = errno;
+}
+
 static int bt_fsync(int fd)
 {
-	return bt_fsync_on ? fdatasync(fd) : 0;
+	int r = bt_fsync_on ? fdatasync(fd) : 0;
+
+	bt_io_note(r);
+	return r;
+}
+
+static ssize_t bt_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	ssize_t r = pwrite(fd, buf, n, off);
+
+	bt_io_note(r);
+	return r;
+}
+
+static ssize_t bt_write(int fd, const void *buf, size_t n)
+{
+	ssize_t r = write(fd, buf, n);
+
+	bt_io_note(r);
+	return r;
+}
+
+static int bt_ftruncate(int fd, off_t len)
+{
+	int r = ftruncate(fd, len);
+
+	bt_io_note(r);
+	return r;
+}
+
+static int bt_openf(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+	int fd;
+
+	if (flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	fd = open(path, flags, mode);
+	/* libdb probes for files that need not exist. */
+	if (fd < 0 && errno != ENOENT)
+		bt_io_note(fd);
+	return fd;
+}
+
+/* libdb does its writes through these process-wide hooks, so a failure
+ * is reported with the system's errno, not a libdb consequence. */
+static void bt_hook(void)
+{
+	static bool hooked;
+
+	if (hooked)
+		return;
+	db_env_set_func_fsync(bt_fsync);
+	db_env_set_func_pwrite(bt_pwrite);
+	db_env_set_func_write(bt_write);
+	db_env_set_func_ftruncate(bt_ftruncate);
+	db_env_set_func_open(bt_openf);
+	hooked = true;
 }
 
 void btmap_set_fsync(bool on)
 {
-	static bool hooked;
-
-	/* libdb syncs through this hook once it is installed; install it
-	 * only when asked, so the default is libdb's own fdatasync. */
-	if (!hooked && !on) {
-		db_env_set_func_fsync(bt_fsync);
-		hooked = true;
-	}
+	bt_hook();
 	bt_fsync_on = on;
+}
+
+int btmap_errno(void)
+{
+	return bt_io_errno;
 }
 
 static DB *bt_handle(void)
 {
 	DB *db;
-	int ret = db_create(&db, NULL, 0);
+	int ret;
+
+	bt_hook();
+	ret = db_create(&db, NULL, 0);
 
 	if (ret) {
 		bt_fail(ret);
@@ -97,7 +178,7 @@ static struct btmap *bt_open(const char *path, u_int32_t flags)
 		bt_fail(ret);
 		goto bad;
 	}
-	bt_err[0] = '\0';
+	bt_reset();
 	return b;
 bad:
 	if (b->db)
@@ -111,7 +192,7 @@ struct btmap *btmap_create(const char *path)
 	struct btmap *b;
 	int fd;
 
-	bt_err[0] = '\0';
+	bt_reset();
 	/* Our own O_EXCL file, so nothing planted at that name is used; libdb
 	 * treats the empty file as a new database and writes into it (it
 	 * says "unexpected file type or format" while doing so: ignored). */
@@ -135,7 +216,7 @@ struct btmap *btmap_create(const char *path)
 
 struct btmap *btmap_open(const char *path)
 {
-	bt_err[0] = '\0';
+	bt_reset();
 	return bt_open(path, 0);
 }
 
@@ -151,7 +232,7 @@ int btmap_put_n(struct btmap *b, const char *key, size_t klen, const char *value
 	DBT v = { .data = (void *)value, .size = vlen + 1 };
 	int ret;
 
-	bt_err[0] = '\0';
+	bt_reset();
 	ret = b->db->put(b->db, NULL, &k, &v, 0);
 	if (ret) {
 		bt_fail(ret);
@@ -165,7 +246,7 @@ int btmap_del(struct btmap *b, const char *key)
 	DBT k = { .data = (void *)key, .size = strlen(key) + 1 };
 	int ret;
 
-	bt_err[0] = '\0';
+	bt_reset();
 	ret = b->db->del(b->db, NULL, &k, 0);
 	if (ret == DB_NOTFOUND)
 		return 0;
@@ -180,7 +261,7 @@ int btmap_close(struct btmap *b)
 {
 	int ret;
 
-	bt_err[0] = '\0';
+	bt_reset();
 	ret = b->db->close(b->db, 0);
 	free(b);
 	if (ret) {
@@ -250,7 +331,7 @@ long btmap_walk(const char *path, bool verify, btmap_walk_fn fn, void *arg)
 	long n = 0;
 	int ret;
 
-	bt_err[0] = '\0';
+	bt_reset();
 	if (bt_exists(path) < 0)
 		return -1;
 	if (bt_magic(path) < 0) {
@@ -312,7 +393,7 @@ int btmap_get(const char *path, const char *key, char *value, size_t len)
 	struct btmap *b;
 	int ret;
 
-	bt_err[0] = '\0';
+	bt_reset();
 	if (bt_exists(path) < 0)
 		return -1;
 	if (!(b = bt_open(path, DB_RDONLY)))
@@ -336,8 +417,10 @@ int btmap_lock_open(const char *lock_path)
 	struct stat st;
 	int fd;
 
-	bt_err[0] = '\0';
-	fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	bt_reset();
+	/* Read-only: flock needs no write access, and a writer fd would keep
+	 * its file system from being remounted read-only. */
+	fd = open(lock_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		bt_syserr(lock_path);
 		return -1;
@@ -360,7 +443,7 @@ int btmap_lock_open(const char *lock_path)
 
 int btmap_lock(int fd, bool wait)
 {
-	bt_err[0] = '\0';
+	bt_reset();
 	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
 		if (errno == EINTR)
 			continue;
@@ -411,7 +494,7 @@ int btmap_copy(const char *from, const char *to)
 	off_t off = 0, off_out = 0;
 	int in, out;
 
-	bt_err[0] = '\0';
+	bt_reset();
 	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
 		bt_syserr(from);
 		return -1;

@@ -56,6 +56,10 @@ int btmap_copy(const char *from, const char *to);
 /* Text of the last error: the first libdb message of the failed call, or
  * the system error. */
 const char *btmap_error(void);
+/* The errno of the system call that failed inside libdb during the last
+ * call (ENOSPC, EDQUOT, EIO ...), or 0: libdb's own messages for these
+ * talk about file formats.  btmap_error() already uses it. */
+int btmap_errno(void);
 /* Process-wide: fdatasync written maps before they are renamed into place
  * (the default).  Off only for tests and benchmarks. */
 void btmap_set_fsync(bool on);

@@ -115,16 +115,27 @@ void daemon_ready(void)
 	ready_fd = -1;
 }
 
+int user_check(const char *user, char *err, size_t errlen)
+{
+	if (*user && !getpwnam(user)) {
+		snprintf(err, errlen, "DRAC_USER=\"%s\": no such user (create it with "
+			 "`adduser --system --group --no-create-home %s`, or set DRAC_USER)",
+			 user, user);
+		return -1;
+	}
+	return 0;
+}
+
 int drop_privileges(const char *user, char *err, size_t errlen)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	struct passwd *pw = NULL;
 
-	if (*user && !(pw = getpwnam(user))) {
-		snprintf(err, errlen, "no such user: %s", user);
+	if (user_check(user, err, errlen) < 0)
 		return -1;
-	}
+	if (*user)
+		pw = getpwnam(user);
 	/* The bounding set first: dropping from it needs CAP_SETPCAP. */
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 		if (cap != CAP_NET_ADMIN)

@@ -16,6 +16,9 @@ void pidfile_remove(void);
 int daemon_detach(void);
 void daemon_ready(void);
 
+/* -1 (err) when user is set but no such user exists: checked before
+ * dracd touches anything, so the reason is the first thing said. */
+int user_check(const char *user, char *err, size_t errlen);
 /* Keep only CAP_NET_ADMIN, as user when one is named (else as uid 0).
  * 0 or -1 (err). */
 int drop_privileges(const char *user, char *err, size_t errlen);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,9 @@ static void usage(FILE *f)
 	      "  -o KEY=VAL  override one setting of the file\n"
 	      "  dbfile      the Postfix map (DRAC_MAP, default /etc/dracd/dracd.db)\n"
 	      "  --print-ruleset   print table inet drac as loaded, and exit\n"
-	      "  --print-settings  print the effective settings, and exit\n",
+	      "  --print-settings  print the effective settings, and exit\n"
+	      "  --clear-map       as DRAC_USER, move the map's grants to MAP.state and\n"
+	      "                    leave an empty map (after dracd died), and exit\n",
 	      f);
 }
 
@@ -339,8 +342,39 @@ static void on_term(void *arg)
 {
 	struct dracd *d = arg;
 
-	msg_info("stopping; grants stay in the kernel sets and the map");
+	msg_info("stopping; grants stay in the kernel sets and the state file, "
+		 "the map is emptied");
 	loop_stop(d->loop);
+}
+
+/* Settings used once at start: a new value waits for a restart, and
+ * the running value stays in d->s, which drac status shows. */
+static void keep_restart_settings(struct dracd *d, struct settings *fresh)
+{
+	static const struct {
+		const char *key;
+		size_t off, len;
+		bool str;	/* text: compared up to its NUL */
+	} once[] = {
+#define ONCE(k, f, t) { k, offsetof(struct settings, f), sizeof(((struct settings *)0)->f), t }
+		ONCE("DRAC_MAP", map_path, true),
+		ONCE("DRAC_USER", user, true),
+		ONCE("DRAC_PIDFILE", pidfile, true),
+		ONCE("DRAC_CONTROL", control, true),
+		ONCE("DRAC_EVENT_BUFFER", event_buffer, false),
+		ONCE("DRAC_MAP_INTERVAL", write_interval_ms, false),
+#undef ONCE
+	};
+
+	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+		char *now = (char *)&d->s + once[i].off, *want = (char *)fresh + once[i].off;
+
+		if (once[i].str ? !strncmp(now, want, once[i].len) : !memcmp(now, want, once[i].len))
+			continue;
+		msg_warn("%s changed in %s: it takes effect only at a restart; "
+			 "the running value stays in force", once[i].key, d->settings_path);
+		memcpy(want, now, once[i].len);
+	}
 }
 
 static void on_hup(void *arg)
@@ -352,6 +386,7 @@ static void on_hup(void *arg)
 		msg_err("reload refused; the old settings stay in force");
 		return;
 	}
+	keep_restart_settings(d, &fresh);
 	old = d->s;
 	d->s = fresh;
 	if (gate_reconfigure(d->gate, &d->s, d->s.tap) < 0 || apply_sources(d, &old, &d->s) < 0)
@@ -382,7 +417,11 @@ static void status_json(void *arg, FILE *f)
 	json_u64(f, "entries", mirror_count(gate_mirror(d->gate)), true);
 	json_u64(f, "writes", ms->writes, true);
 	json_u64(f, "write_errors", ms->write_errors, true);
-	json_u64(f, "last_write_age_ms", ms->last_write_wall_ms ? now - ms->last_write_wall_ms : 0, false);
+	json_u64(f, "last_write_age_ms", ms->last_write_wall_ms ? now - ms->last_write_wall_ms : 0, true);
+	/* Seconds since the epoch of the first failed write; 0: current. */
+	json_u64(f, "stale_since", ms->stale_since_ms / 1000, true);
+	json_u64(f, "removed", ms->map_removed, true);
+	fprintf(f, "\"error\":\"%s\"", ms->error);
 	fputs("},\"grants\":{", f);
 	/* drac add and nft add element go to the kernel directly: dracd
 	 * sees them only as set events (kernel.events), not as grants. */
@@ -488,11 +527,40 @@ static void status_json(void *arg, FILE *f)
 	fputs("}\n", f);
 }
 
+/* dracd --clear-map: what a clean stop does to the map, for the init
+ * script and the unit after dracd died.  As DRAC_USER, like dracd. */
+static int clear_map(struct dracd *d)
+{
+	/* No probe: on a full disk the map must still be emptied (in place). */
+	struct mirror_config mc = { .map_path = d->s.map_path, .no_probe = true };
+	struct mirror *m;
+	char err[512];
+	int rc;
+
+	/* The pid file's lock said no dracd runs; a root-owned directory
+	 * such as /run is no place for the daemon user to clean up. */
+	pidfile_remove();
+	if (drop_privileges(d->s.user, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	/* No map, no grant in it (a dracd that never ran, or is disabled). */
+	if (access(d->s.map_path, F_OK) < 0 && errno == ENOENT) {
+		msg_info("no map %s: nothing to empty", d->s.map_path);
+		return 0;
+	}
+	if (!(m = mirror_new(&mc)))
+		return 1;
+	mirror_load(m, wall_now());
+	rc = mirror_shutdown(m);
+	mirror_free(m);
+	return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "print-ruleset", no_argument, NULL, 'R' },
 		{ "print-settings", no_argument, NULL, 'S' },
+		{ "clear-map", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -518,6 +586,7 @@ int main(int argc, char **argv)
 			break;
 		case 'R': print = 'R'; break;
 		case 'S': print = 'S'; break;
+		case 'C': print = 'C'; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -539,8 +608,12 @@ int main(int argc, char **argv)
 		settings_print(&d.s, stdout);
 		return 0;
 	}
+	if (user_check(d.s.user, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
 	if (pidfile_lock(d.s.pidfile, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
+	if (print == 'C')
+		return clear_map(&d);
 	if (!foreground) {
 		if (daemon_detach() < 0)
 			msg_fatal("cannot detach: %s", strerror(errno));
@@ -553,6 +626,9 @@ int main(int argc, char **argv)
 	    loop_signal(d.loop, SIGHUP, on_hup, &d) < 0)
 		msg_fatal("cannot handle signals: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
+	/* Root opens what needs root (netlink, sockets in /run), then drops
+	 * to DRAC_USER; every file operation in the map directory, which
+	 * that user can write, happens after the drop (gate_start). */
 	d.gate = gate_new(d.loop, &d.s, d.s.tap, empty);
 	if (!d.gate)
 		return 1;
@@ -565,6 +641,14 @@ int main(int argc, char **argv)
 		return 1;
 	if (drop_privileges(d.s.user, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
+	if (gate_start(d.gate) < 0) {
+		control_close(d.control);
+		stop_sources(&d);
+		gate_free(d.gate);
+		settings_free(&d.s);
+		loop_free(d.loop);
+		return 1;
+	}
 	if (!foreground) {
 		log_init("dracd", LOG_TO_SYSLOG, debug);
 		daemon_ready();

@@ -27,6 +27,8 @@ struct gate {
 	struct nfevents *ev;
 	struct loop_timer *mirror_timer;
 	bool restore_pending, resync_pending;
+	bool empty;		/* -i: start with empty sets and map */
+	bool started;		/* gate_start succeeded: the map is ours */
 	uint64_t restore_after; /* loop_now() ms: retry of a failed restore */
 	gate_forward_fn forward;
 	void *forward_arg;
@@ -263,7 +265,6 @@ static const struct nfevents_ops gate_ev_ops = { ev_elem, ev_gone, ev_resync };
 struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool empty)
 {
 	struct gate *g = calloc(1, sizeof(*g));
-	struct mirror_config mc = { 0 };
 	char err[512];
 
 	if (!g)
@@ -282,17 +283,30 @@ struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool e
 		msg_err("cannot load table inet drac: %s", err);
 		goto bad;
 	}
-	mc.map_path = s->map_path;
-	mc.min_write_interval_ms = s->write_interval_ms;
-	g->mirror = mirror_new(&mc);
-	if (!g->mirror)
-		goto bad;
-	/* Listen before changing anything, so no change is missed. */
+	/* Listen before changing anything, so no change is missed (the
+	 * events wait in the socket until the loop runs, after gate_start). */
 	g->ev = nfevents_open(l, s->event_buffer, &gate_ev_ops, g);
 	g->mirror_timer = loop_timer_new(l, mirror_due, g);
 	if (!g->ev || !g->mirror_timer)
 		goto bad;
-	if (empty) {
+	g->empty = empty;
+	return g;
+bad:
+	gate_free(g);
+	return NULL;
+}
+
+int gate_start(struct gate *g)
+{
+	const struct settings *s = g->s;
+	struct mirror_config mc = { 0 };
+
+	mc.map_path = s->map_path;
+	mc.min_write_interval_ms = s->write_interval_ms;
+	g->mirror = mirror_new(&mc);
+	if (!g->mirror)
+		return -1;
+	if (g->empty) {
 		if (nftset_flush(g->ns, AF_INET) < 0 || nftset_flush(g->ns, AF_INET6) < 0)
 			msg_warn("cannot empty the sets: %s", strerror(errno));
 		mirror_clear(g->mirror, 0);
@@ -304,29 +318,26 @@ struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool e
 		    nftset_dump(g->ns, AF_INET6, add_to_mirror, g) < 0)
 			msg_warn("cannot read the sets: %s", strerror(errno));
 		if (gate_restore(g, NULL) < 0)
-			goto bad;
+			return -1;
 	}
-	if (mirror_write_now(g->mirror) < 0) {
-		msg_err("cannot write %s", s->map_path);
-		goto bad;
-	}
+	if (mirror_write_now(g->mirror) < 0)
+		return -1;
 	msg_info("started: %zu grants in force, map %s, window %llus", mirror_count(g->mirror),
 		 s->map_path, (unsigned long long)(s->window_ms / 1000));
-	loop_on_idle(l, gate_idle, g);
-	return g;
-bad:
-	gate_free(g);
-	return NULL;
+	loop_on_idle(g->loop, gate_idle, g);
+	g->started = true;
+	return 0;
 }
 
 void gate_free(struct gate *g)
 {
 	if (!g)
 		return;
-	if (g->mirror) {
-		mirror_tick(g->mirror, wall_now());
-		mirror_write_now(g->mirror);
-	}
+	/* A clean stop leaves no grant in the map that nobody would expire;
+	 * the state file and the kernel sets keep them for the next start.
+	 * A start that failed before the map was ours leaves it alone. */
+	if (g->mirror && g->started)
+		mirror_shutdown(g->mirror);
 	nfevents_close(g->ev);
 	loop_timer_free(g->mirror_timer);
 	mirror_free(g->mirror);

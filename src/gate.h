@@ -23,11 +23,17 @@ struct gate_stats {
 struct gate;
 typedef void (*gate_forward_fn)(void *arg, const struct drac_addr *a);
 
-/* Opens the netlink sockets, loads table inet drac (with the tap chains
- * when tap), brings the set and the map into agreement (empty: start with
- * both empty, like rpc.dracd -i) and writes the map.  NULL + logged
- * reason on failure. */
+/* Opens the netlink sockets and loads table inet drac (with the tap
+ * chains when tap).  Touches no file: the map comes with gate_start.
+ * NULL + logged reason on failure. */
 struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool empty);
+/* After privileges are dropped, so that every file operation in the map
+ * directory is made by the daemon user: proves the directory writable,
+ * brings the set and the map into agreement (empty: start with both
+ * empty, like rpc.dracd -i) and writes the map.  0, or -1 logged. */
+int gate_start(struct gate *g);
+/* Stops; after a successful gate_start the map is emptied and its grants
+ * kept in the state file (mirror_shutdown). */
 void gate_free(struct gate *g);
 /* New settings after SIGHUP (same pointer lifetime rules as gate_new). */
 int gate_reconfigure(struct gate *g, const struct settings *s, bool tap);

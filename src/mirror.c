@@ -13,10 +13,13 @@
  * bulk changes, a bloated file) rebuilds it whole, keys in sorted order. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -49,7 +52,7 @@ struct ment {
 };
 
 struct mirror {
-	char *map_path, *lock_path, *dir_path, *tmp_prefix;
+	char *map_path, *lock_path, *dir_path, *tmp_prefix, *state_path;
 	unsigned interval_ms;
 	int lock_fd;
 
@@ -67,6 +70,11 @@ struct mirror {
 	bool changed;		/* the file differs from the table */
 	bool need_full;		/* the dirty list does not cover the changes */
 	bool add_failed;	/* "cannot mirror" logged; quiet until an add works */
+	/* The file on disk may grant an address the table no longer holds
+	 * (expired, revoked): a failed write must not leave it in place. */
+	bool overgrants;
+	bool unlink_failed;	/* "cannot remove" logged */
+	int block_fd;		/* the map, flock(LOCK_EX)ed: see map_block */
 
 	uint64_t write_after;	/* earliest wall ms for the next write */
 	unsigned fail_streak;
@@ -282,6 +290,7 @@ static void ment_remove(struct mirror *m, uint32_t idx)
 	uint32_t last = m->n - 1, pos = e->heap;
 
 	dirty_note(m, &e->addr, e);
+	m->overgrants = true;
 	slot_delete(m, slot_find(m, &e->addr));
 	if (pos != last)
 		heap_set(m, pos, m->heap[last]);
@@ -388,6 +397,53 @@ static char *strcat3(const char *a, const char *b, const char *c)
 	return s;
 }
 
+static const char *who_am_i(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(buf, len, "%s (uid %u)", pw ? pw->pw_name : "?", (unsigned)geteuid());
+	return buf;
+}
+
+/* Prove now, as the user every later write runs as, that a file can be
+ * made, renamed and removed beside the map: a dracd that reports ready
+ * and then cannot write would leave Postfix with a map nobody expires. */
+static int mirror_probe(struct mirror *m)
+{
+	char a[4096], b[4200], who[96];
+	const char *step = "create";
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/%sprobe.%ld", m->dir_path, m->tmp_prefix, (long)getpid());
+	snprintf(b, sizeof(b), "%s.renamed", a);
+	fd = open(a, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto bad;
+	step = "write";
+	if (write(fd, "probe\n", 6) != 6 || fdatasync(fd) < 0) {
+		if (errno == 0)
+			errno = ENOSPC;
+		close(fd);
+		unlink(a);
+		goto bad;
+	}
+	close(fd);
+	step = "rename";
+	if (rename(a, b) < 0) {
+		unlink(a);
+		goto bad;
+	}
+	step = "remove";
+	if (unlink(b) < 0)
+		goto bad;
+	return 0;
+bad:
+	msg_err("cannot write the map directory %s as %s: %s %s: %s; dracd must be "
+		"able to create, rename and remove files there (DRAC_USER)",
+		m->dir_path, who_am_i(who, sizeof(who)), step, a, strerror(errno));
+	return -1;
+}
+
 struct mirror *mirror_new(const struct mirror_config *cfg)
 {
 	struct mirror *m;
@@ -402,11 +458,13 @@ struct mirror *mirror_new(const struct mirror_config *cfg)
 		goto oom;
 	m->lock_fd = -1;
 	m->clock_off = (int64_t)(wall_ms() - mono_ms());
+	m->block_fd = -1;
 	m->interval_ms = cfg->min_write_interval_ms ? cfg->min_write_interval_ms
 						    : MIRROR_WRITE_INTERVAL_MS;
 	slash = strrchr(cfg->map_path, '/');
 	if (!(m->map_path = strdup(cfg->map_path)) ||
 	    !(m->lock_path = strcat3(cfg->map_path, ".lock", "")) ||
+	    !(m->state_path = strcat3(cfg->map_path, ".state", "")) ||
 	    !(m->tmp_prefix = strcat3(slash ? slash + 1 : cfg->map_path, ".tmp.", "")))
 		goto oom;
 	if (!slash)
@@ -435,6 +493,8 @@ struct mirror *mirror_new(const struct mirror_config *cfg)
 			(unsigned)(st.st_mode & 07777), m->dir_path);
 		goto bad;
 	}
+	if (!cfg->no_probe && mirror_probe(m) < 0)
+		goto bad;
 	if ((m->lock_fd = btmap_lock_open(m->lock_path)) < 0) {
 		msg_err("cannot open map lock file: %s", btmap_error());
 		goto bad;
@@ -459,10 +519,13 @@ void mirror_free(struct mirror *m)
 		return;
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
+	if (m->block_fd >= 0)
+		close(m->block_fd);
 	free(m->map_path);
 	free(m->lock_path);
 	free(m->dir_path);
 	free(m->tmp_prefix);
+	free(m->state_path);
 	free(m->ents);
 	free(m->heap);
 	free(m->slots);
@@ -535,6 +598,7 @@ void mirror_clear(struct mirror *m, int family)
 		m->ndirty = 0;
 		m->need_full = true;
 		m->changed = true;
+		m->overgrants = true;
 		return;
 	}
 	/* Going down, the entry swapped into the hole was already kept. */
@@ -652,17 +716,19 @@ static uint64_t be64(const char *s)
 	return v;
 }
 
-static int write_full(struct mirror *m, const char *tmp)
+/* The whole table (or, with empty, no record at all) into a new file. */
+static int write_full(struct mirror *m, const char *tmp, bool empty)
 {
+	uint32_t n = empty ? 0 : m->n;
 	struct wkey *keys = NULL;
 	char *arena = NULL, val[MIRROR_VALLEN];
-	size_t alen = 0, acap = (size_t)m->n * 16 + 64;
+	size_t alen = 0, acap = (size_t)n * 16 + 64;
 	struct btmap *b = NULL;
 
-	if (!(keys = malloc(((size_t)m->n + 1) * sizeof(*keys))) ||
+	if (!(keys = malloc(((size_t)n + 1) * sizeof(*keys))) ||
 	    !(arena = malloc(acap)))
 		goto oom;
-	for (uint32_t i = 0; i < m->n; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		size_t len;
 
 		/* Room for the longest key and the zero padding to 16. */
@@ -684,10 +750,10 @@ static int write_full(struct mirror *m, const char *tmp)
 	}
 	/* In key order libdb appends to the rightmost leaf and splits it
 	 * unevenly: pages end up full and the write is fast. */
-	qsort_r(keys, m->n, sizeof(*keys), wkey_cmp, arena);
+	qsort_r(keys, n, sizeof(*keys), wkey_cmp, arena);
 	if (!(b = btmap_create(tmp)))
 		goto bad;
-	for (uint32_t i = 0; i < m->n; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		const char *k = arena + keys[i].off;
 		size_t vlen = val_fmt(m->ents[keys[i].ent].expiry_ms, val);
 
@@ -768,6 +834,193 @@ static void sweep_tmp(struct mirror *m)
 	closedir(dir);
 }
 
+/* Keep the cause where drac status shows it: JSON without escapes. */
+static void note_error(struct mirror *m)
+{
+	snprintf(m->st.error, sizeof(m->st.error), "%s", m->err);
+	for (char *p = m->st.error; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '\'';
+}
+
+/* The last resort when the map can be neither rewritten nor removed (a
+ * read-only file system): Postfix takes flock(LOCK_SH) on the map around
+ * every lookup, so holding LOCK_EX makes its lookups wait (the SMTP
+ * client times out) instead of relaying past an expiry. */
+static void map_block(struct mirror *m)
+{
+	int fd;
+
+	if (m->block_fd >= 0)
+		return;
+	fd = open(m->map_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		msg_err("cannot lock %s: %s; Postfix may relay past the end of a window "
+			"until the map is written", m->map_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	m->block_fd = fd;
+	msg_err("holding the lock of %s: Postfix's lookups in it wait (no relay, no "
+		"mail from outside mynetworks) until it can be written again", m->map_path);
+}
+
+/* The new map is in place: the lookups that waited on the old one must
+ * not find the old grants when they go on, so that inode is emptied. */
+static void map_unblock(struct mirror *m)
+{
+	char proc[64];
+	int fd;
+
+	if (m->block_fd < 0)
+		return;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->block_fd);
+	fd = open(proc, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, 0) < 0)
+		msg_warn("cannot empty the old %s: %s", m->map_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	close(m->block_fd);
+	m->block_fd = -1;
+	msg_info("released the lock of the old %s", m->map_path);
+}
+
+/* Remove the map when it may grant past an expiry: Postfix then answers
+ * 451 4.3.5 (a lookup error) instead of relaying. */
+static void map_withdraw(struct mirror *m, const char *why)
+{
+	if (m->st.map_removed)
+		return;
+	if (unlink(m->map_path) == 0 || errno == ENOENT) {
+		m->st.map_removed = true;
+		m->have_file = false;
+		m->need_full = true;
+		m->unlink_failed = false;
+		msg_err("removed %s: %s; Postfix answers 451 4.3.5 for clients outside "
+			"mynetworks until it is written again (then `postfix reload`)",
+			m->map_path, why);
+		return;
+	}
+	if (!m->unlink_failed)
+		msg_err("cannot remove %s either: %s", m->map_path, strerror(errno));
+	m->unlink_failed = true;
+	map_block(m);
+}
+
+struct prune {
+	struct mirror *m;
+	uint64_t now_ms;
+	bool all;		/* every record goes (a stop) */
+	struct { char key[ADDR_STRLEN], val[MIRROR_VALLEN]; } *v;
+	size_t n, cap;
+	bool oom;
+};
+
+/* Which records of the file grant too much: an address the table no
+ * longer holds, or a value whose time has come. */
+static int prune_rec(const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+	struct prune *p = arg;
+	struct drac_addr a;
+	struct ment *e = NULL;
+	uint64_t sec = 0;
+
+	if (klen < 2 || klen > ADDR_STRLEN || key[klen - 1] || vlen < 2 || vlen > 21 ||
+	    val[vlen - 1])
+		return 0;	/* not ours to judge: load drops such records */
+	for (size_t i = 0; i + 1 < vlen; i++)
+		sec = val[i] >= '0' && val[i] <= '9' ? sec * 10 + (val[i] - '0') : 0;
+	if (!p->all && addr_parse_n(key, klen - 1, &a) == 0)
+		e = ment_find(p->m, &a);
+	if (e && sec * 1000 > p->now_ms)
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		void *v = realloc(p->v, cap * sizeof(*p->v));
+
+		if (!v) {
+			p->oom = true;
+			return -2;
+		}
+		p->v = v;
+		p->cap = cap;
+	}
+	memcpy(p->v[p->n].key, key, klen);
+	/* A refreshed grant keeps its record when the new value is as long
+	 * (an in-place overwrite); otherwise it goes. */
+	p->v[p->n].val[0] = '\0';
+	if (e && val_fmt(e->expiry_ms, p->v[p->n].val) != vlen - 1)
+		p->v[p->n].val[0] = '\0';
+	p->n++;
+	return 0;
+}
+
+/* No room for a new file (ENOSPC, EDQUOT): take the ended grants out of
+ * the map in place, under its own flock(LOCK_EX) as postmap does.
+ * Deleting and same-length values need no new page, and Postfix keeps
+ * answering (554 for them) instead of 451 for every client.  0 or -1. */
+static int map_prune(struct mirror *m, uint64_t now_ms, bool all)
+{
+	struct prune p = { .m = m, .now_ms = now_ms, .all = all };
+	struct btmap *b = NULL;
+	int fd, rc = -1;
+
+	if (btmap_lock(m->lock_fd, true) < 0)
+		return -1;
+	fd = open(m->map_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		goto out;
+	if (btmap_walk(m->map_path, false, prune_rec, &p) < 0 || p.oom ||
+	    !(b = btmap_open(m->map_path)))
+		goto out;
+	for (size_t i = 0; i < p.n; i++)
+		if ((p.v[i].val[0] ? btmap_put(b, p.v[i].key, p.v[i].val)
+				   : btmap_del(b, p.v[i].key)) < 0)
+			goto out;
+	rc = btmap_close(b);
+	b = NULL;
+	if (rc == 0)
+		msg_warn("took %zu %sgrants out of %s in place (no room for a new file)",
+			 p.n, all ? "" : "ended ", m->map_path);
+out:
+	if (rc < 0)
+		msg_err("cannot take the ended grants out of %s in place: %s", m->map_path,
+			fd < 0 ? strerror(errno) : btmap_error());
+	btmap_abort(b);
+	if (fd >= 0)
+		close(fd);	/* drops the flock */
+	btmap_unlock(m->lock_fd);
+	free(p.v);
+	m->have_file = false;	/* changed under the incremental writer */
+	return rc;
+}
+
+static void write_failed(struct mirror *m, uint64_t now_ms)
+{
+	if (!m->st.stale_since_ms)
+		m->st.stale_since_ms = now_ms ? now_ms : 1;
+	note_error(m);
+	if (!m->overgrants || m->st.map_removed)
+		return;
+	if (map_prune(m, now_ms, false) == 0)
+		m->overgrants = false;
+	else
+		map_withdraw(m, "it holds a grant that has ended and cannot be rewritten");
+}
+
+static void write_ok(struct mirror *m)
+{
+	map_unblock(m);
+	if (m->st.map_removed)
+		msg_info("%s is back", m->map_path);
+	m->st.stale_since_ms = 0;
+	m->st.error[0] = '\0';
+	m->st.map_removed = false;
+	m->overgrants = false;
+	m->unlink_failed = false;
+}
+
 /* 0 written, 1 lock busy, -1 failed (m->err says why). */
 static int mirror_write(struct mirror *m, bool full, bool wait, uint64_t now_ms)
 {
@@ -802,15 +1055,17 @@ static int mirror_write(struct mirror *m, bool full, bool wait, uint64_t now_ms)
 		}
 	}
 	if (full) {
-		r = write_full(m, tmp);
+		r = write_full(m, tmp, false);
 		if (r == 0 && (r = commit_tmp(m, tmp)) < 0)
 			unlink(tmp);
 	}
 	btmap_unlock(m->lock_fd);
 	if (r < 0) {
 		m->st.write_errors++;
+		write_failed(m, now_ms);
 		return -1;
 	}
+	write_ok(m);
 
 	if (full) {
 		for (uint32_t i = 0; i < m->n; i++)
@@ -849,7 +1104,68 @@ int mirror_write_now(struct mirror *m)
 		msg_err("cannot write %s: %s", m->map_path, m->err);
 		return -1;
 	}
+	/* Its grants are in the map now: a later load must not bring back
+	 * what is revoked meanwhile. */
+	if (unlink(m->state_path) == 0)
+		msg_info("removed %s: its grants are in %s", m->state_path, m->map_path);
 	return 0;
+}
+
+const char *mirror_state_path(const struct mirror *m)
+{
+	return m->state_path;
+}
+
+static void expire_due(struct mirror *m, uint64_t now_ms)
+{
+	while (m->n && m->ents[m->heap[0]].expiry_ms <= now_ms) {
+		char a[ADDR_STRLEN];
+
+		/* The kernel expires the element at this moment too, silently:
+		 * this is the only place the end of a window is seen. */
+		msg_info("expired %s", addr_fmt(&m->ents[m->heap[0]].addr, a, sizeof(a)));
+		ment_remove(m, m->heap[0]);
+		m->st.expired++;
+	}
+}
+
+int mirror_shutdown(struct mirror *m)
+{
+	char tmp[4096];
+
+	expire_due(m, wall_ms());
+	/* Waits for a writer in another process; goes on without the lock
+	 * if it cannot be had: leaving a full map behind is worse. */
+	if (btmap_lock(m->lock_fd, true) < 0)
+		msg_err("lock %s: %s", m->lock_path, btmap_error());
+	snprintf(tmp, sizeof(tmp), "%s/%s%ld", m->dir_path, m->tmp_prefix, (long)getpid());
+	unlink(tmp);
+	if (!m->n) {
+		if (unlink(m->state_path) < 0 && errno != ENOENT)
+			msg_err("cannot remove %s: %s", m->state_path, strerror(errno));
+	} else if ((m->err[0] = '\0', write_full(m, tmp, false)) < 0 || rename(tmp, m->state_path) < 0) {
+		if (!m->err[0])	/* write_full says why; rename does not */
+			snprintf(m->err, sizeof(m->err), "rename: %s", strerror(errno));
+		msg_err("cannot save %u grants to %s: %s; they stay in the kernel sets only",
+			m->n, m->state_path, m->err);
+		unlink(tmp);
+	}
+	m->err[0] = '\0';
+	if (write_full(m, tmp, true) == 0 && commit_tmp(m, tmp) == 0) {
+		msg_info("emptied %s: %u grants kept in %s and the kernel sets", m->map_path,
+			 m->n, m->state_path);
+		btmap_unlock(m->lock_fd);
+		return 0;
+	}
+	unlink(tmp);
+	msg_err("cannot empty %s: %s", m->map_path, m->err);
+	btmap_unlock(m->lock_fd);	/* map_prune takes it again */
+	/* No room for an empty file: empty this one in place, or remove it. */
+	if (map_prune(m, wall_ms(), true) == 0)
+		return 0;
+	m->st.map_removed = false;
+	map_withdraw(m, "dracd stops, and nobody would expire its grants");
+	return m->st.map_removed ? 0 : -1;
 }
 
 static uint64_t retry_delay(const struct mirror *m)
@@ -909,15 +1225,7 @@ int mirror_tick(struct mirror *m, uint64_t now_ms)
 	int r;
 
 	clock_check(m);
-	while (m->n && m->ents[m->heap[0]].expiry_ms <= now_ms) {
-		char a[ADDR_STRLEN];
-
-		/* The kernel expires the element at this moment too, silently:
-		 * this is the only place the end of a window is seen. */
-		msg_info("expired %s", addr_fmt(&m->ents[m->heap[0]].addr, a, sizeof(a)));
-		ment_remove(m, m->heap[0]);
-		m->st.expired++;
-	}
+	expire_due(m, now_ms);
 	if (!m->changed)
 		return 0;
 	if (m->write_after > now_ms) {
@@ -999,7 +1307,8 @@ bad:
 	return 0;
 }
 
-int mirror_load(struct mirror *m, uint64_t now_ms)
+/* One file: the map (is_map) or the state a stopped dracd left. */
+static int load_file(struct mirror *m, const char *path, bool is_map, uint64_t now_ms)
 {
 	struct lctx c = { 0 };
 	struct stat st0, st1;
@@ -1013,30 +1322,33 @@ int mirror_load(struct mirror *m, uint64_t now_ms)
 			btmap_error());
 		goto fail;
 	}
-	if (stat(m->map_path, &st0) < 0) {
+	if (stat(path, &st0) < 0) {
 		int e = errno;
 
 		btmap_unlock(m->lock_fd);
-		if (e == ENOENT)
-			msg_info("map %s does not exist yet; it will be written", m->map_path);
-		else
-			msg_err("cannot load %s: %s", m->map_path, strerror(e));
+		if (e == ENOENT && is_map)
+			msg_info("map %s does not exist yet; it will be written", path);
+		else if (e != ENOENT)
+			msg_err("cannot load %s: %s", path, strerror(e));
 		goto fail;
 	}
-	r = btmap_walk(m->map_path, true, load_rec, &c);
-	if (stat(m->map_path, &st1) < 0)
+	r = btmap_walk(path, true, load_rec, &c);
+	if (stat(path, &st1) < 0)
 		memset(&st1, 0, sizeof(st1));
 	btmap_unlock(m->lock_fd);
 	if (r < 0 || c.oom) {
-		msg_err("map %s is corrupt or unreadable (%s); it will be rebuilt",
-			m->map_path, c.oom ? "out of memory" : btmap_error());
+		msg_err("%s %s is corrupt or unreadable (%s)%s", is_map ? "map" : "state", path,
+			c.oom ? "out of memory" : btmap_error(),
+			is_map ? "; it will be rebuilt" : "");
 		goto fail;
 	}
 	if (c.bad) {
-		msg_warn("map %s: %zu records that are not ADDRESS -> digits; "
-			 "they will be dropped", m->map_path, c.bad);
-		m->need_full = true;
-		m->changed = true;
+		msg_warn("%s: %zu records that are not ADDRESS -> digits; "
+			 "they will be dropped", path, c.bad);
+		if (is_map) {
+			m->need_full = true;
+			m->changed = true;
+		}
 	}
 	/* A map written "in the future" means the wall clock went back
 	 * while no dracd was watching (a reboot with the hardware clock
@@ -1045,8 +1357,8 @@ int mirror_load(struct mirror *m, uint64_t now_ms)
 		 wall = wall_ms(), back = mtime > wall + MIRROR_CLOCK_SLACK_MS ? mtime - wall : 0;
 
 	if (back) {
-		msg_warn("map %s was written %llu s in the future: the clock went back; "
-			 "its grants are shortened by as much", m->map_path,
+		msg_warn("%s was written %llu s in the future: the clock went back; "
+			 "its grants are shortened by as much", path,
 			 (unsigned long long)(back / 1000));
 		m->need_full = true;
 		m->changed = true;
@@ -1058,39 +1370,56 @@ int mirror_load(struct mirror *m, uint64_t now_ms)
 		l->expiry_ms = l->expiry_ms > back ? l->expiry_ms - back : 0;
 		if (l->expiry_ms <= now_ms) {
 			expired++;
-			/* Not in the table: the next write deletes it. */
+			if (!is_map)
+				continue;
+			/* Not in the table: the next write deletes it, and
+			 * until then the file grants too much. */
+			m->overgrants = true;
 			if (!ment_find(m, &l->addr))
 				dirty_note(m, &l->addr, NULL);
 			continue;
 		}
 		/* The table came from the kernel: it is newer than the file. */
 		if ((e = ment_find(m, &l->addr))) {
-			if (e->expiry_ms / 1000 != l->expiry_ms / 1000)
+			if (is_map && e->expiry_ms / 1000 != l->expiry_ms / 1000)
 				dirty_note(m, &l->addr, e);
 			continue;
 		}
-		if (!ment_add(m, &l->addr, l->expiry_ms)) {
-			msg_err("cannot load %s: out of memory", m->map_path);
+		if (!(e = ment_add(m, &l->addr, l->expiry_ms))) {
+			msg_err("cannot load %s: out of memory", path);
 			m->need_full = true;
 			m->changed = true;
 			break;
 		}
+		/* From the state: not in the map file yet. */
+		if (!is_map)
+			dirty_note(m, &l->addr, e);
 		loaded++;
 	}
 	free(c.v);
-	if (st0.st_dev == st1.st_dev && st0.st_ino == st1.st_ino &&
+	if (is_map && st0.st_dev == st1.st_dev && st0.st_ino == st1.st_ino &&
 	    st0.st_size == st1.st_size && st0.st_mtim.tv_sec == st1.st_mtim.tv_sec &&
 	    st0.st_mtim.tv_nsec == st1.st_mtim.tv_nsec) {
 		file_remember(m, &st1);
 		if (!m->full_bpe && c.n)
 			m->full_bpe = (double)st1.st_size / c.n;
 	}
-	msg_info("loaded %d entries from %s (%zu expired)", loaded, m->map_path, expired);
+	msg_info("loaded %d entries from %s (%zu expired)", loaded, path, expired);
 	return loaded;
 fail:
 	free(c.v);
-	m->have_file = false;
-	m->need_full = true;
-	m->changed = true;
+	if (is_map) {
+		m->have_file = false;
+		m->need_full = true;
+		m->changed = true;
+	}
 	return -1;
+}
+
+int mirror_load(struct mirror *m, uint64_t now_ms)
+{
+	int r = load_file(m, m->map_path, true, now_ms);
+
+	load_file(m, m->state_path, false, now_ms);
+	return r;
 }

@@ -11,7 +11,15 @@
  * addr_fmt's lowercase compressed form + NUL, value = expiry in whole
  * seconds since the epoch as decimal digits + NUL, exactly what postmap
  * writes.  Writes go to MAP.tmp.PID and are rename()d over MAP; writers
- * serialise on flock(MAP.lock). */
+ * serialise on flock(MAP.lock).
+ *
+ * Fail closed: Postfix never reads the values, so a map nobody updates
+ * grants for good.  A clean stop (mirror_shutdown) moves the grants to
+ * MAP.state, dracd's own copy that Postfix never reads, and leaves an
+ * empty map; the next start loads both.  A write that fails while the
+ * file on disk still holds a grant that has ended takes it out of the
+ * file in place (no new page needed), else removes the map (Postfix then
+ * answers 451, not 250), else holds the map's flock so lookups wait. */
 #ifndef DRAC_MIRROR_H
 #define DRAC_MIRROR_H
 
@@ -24,6 +32,7 @@
 struct mirror_config {
 	const char *map_path;		/* "/etc/dracd/dracd.db" */
 	unsigned min_write_interval_ms; /* coalescing; 0 means the default, 50 */
+	bool no_probe;			/* dracd --clear-map: must work on a full disk */
 };
 
 #define MIRROR_WRITE_INTERVAL_MS 50
@@ -32,11 +41,20 @@ struct mirror_stats {
 	uint64_t writes, full_writes, incremental_writes, write_errors, expired;
 	uint64_t last_write_wall_ms;
 	uint64_t last_write_us; /* how long the last write took */
+	uint64_t stale_since_ms; /* wall ms of the first failed write of the
+				  * current streak; 0 while the map is current */
+	bool map_removed;	/* unlinked: it granted past an expiry and
+				 * could not be rewritten */
+	char error[320];	/* the last write failure (real cause), or "" */
 };
 
 /* NULL (logged) when the map's directory is missing or unsafe (writable by
- * group or others without being a sticky root-owned directory) or the lock
- * file MAP.lock cannot be opened.  Does not touch the map itself. */
+ * group or others without being a sticky root-owned directory), when this
+ * process cannot create, rename and remove a file there (a probe,
+ * MAP.tmp.probe.PID), or the lock file MAP.lock cannot be opened.  Does
+ * not touch the map itself.  Call it with the privileges the writes will
+ * have (after dropping root): every file operation in the map directory
+ * is made as that user. */
 struct mirror *mirror_new(const struct mirror_config *cfg);
 void mirror_free(struct mirror *m);
 
@@ -54,6 +72,14 @@ void mirror_clear(struct mirror *m, int family);
  * write is a full one).  Expired entries are skipped (and removed from the
  * file by the next write), as are records that are not ADDR -> digits. */
 int mirror_load(struct mirror *m, uint64_t now_ms);
+/* MAP.state: where a stopped dracd keeps the grants it took out of the
+ * map.  mirror_load reads it too (not counted in its return value); the
+ * first mirror_write_now that succeeds removes it. */
+const char *mirror_state_path(const struct mirror *m);
+/* A clean stop: expire what is due, save the table to MAP.state, write an
+ * empty map (or remove the map when that fails).  0, or -1 when the map
+ * could not be emptied (logged; it was removed if at all possible). */
+int mirror_shutdown(struct mirror *m);
 
 /* Call when the loop wakes: expires entries whose expiry <= now, writes the
  * map if dirty and the coalescing interval allows (the first change after a

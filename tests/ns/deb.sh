@@ -201,6 +201,18 @@ res "  /usr/sbin/dracd installed" test -x /usr/sbin/dracd
 res "  rc.d links made (update-rc.d defaults)" bash -c 'ls /etc/rc2.d/S*dracd >/dev/null 2>&1'
 res "  the unit enabled (it still starts nothing while ENABLE_DRAC is no)" \
 	test -L /etc/systemd/system/multi-user.target.wants/dracd.service
+# dracd's own user: it may add files to /etc/dracd (its map), but change
+# none of its configuration.
+res "  the system user dracd exists" bash -c 'getent passwd dracd | grep -q "^dracd:x:[0-9]*:[0-9]*:.*:/nonexistent:/usr/sbin/nologin$"'
+res "  the shipped settings run dracd as dracd" grep -qx 'DRAC_USER="dracd"' /etc/default/dracd
+res "  /etc/dracd is root:dracd, mode 1775 (dpkg-statoverride)" \
+	test "$(stat -c %U:%G:%a /etc/dracd)" = root:dracd:1775 -a -n "$(dpkg-statoverride --list /etc/dracd)"
+asd() { setpriv --reuid=dracd --regid=dracd --clear-groups "$@" 2>/dev/null; }
+res "  dracd can create, rename and remove its files in /etc/dracd" \
+	asd sh -c ': > /etc/dracd/probe && mv /etc/dracd/probe /etc/dracd/probe2 && rm /etc/dracd/probe2'
+for f in /etc/dracd/dracd.allow /etc/dracd/dracd.conf /etc/default/dracd; do
+	res "  dracd cannot change $f" bash -c "! asd sh -c 'echo 0.0.0.0 0.0.0.0 >> $f' && ! asd mv -f $f $f.x && ! asd rm -f $f && [ -f $f ]"
+done
 
 # dracd cannot start (here: settings it rejects): the install still works.
 sed -i 's/^ENABLE_DRAC=.*/ENABLE_DRAC="yes"/; s/^EXPIRE_TIME=.*/EXPIRE_TIME="0"/' /etc/default/dracd
@@ -217,8 +229,8 @@ echo 'DRAC_GATE_PORTS="587"' >> /etc/default/dracd
 if command -v postmap >/dev/null 2>&1; then
 	mkdir -p "$T/pf" && : > "$T/pf/main.cf"
 	printf '192.0.2.7 1900000000\n' > "$T/pf/m"
-	postmap -c "$T/pf" "btree:$T/pf/m" && cp "$T/pf/m.db" /etc/dracd/dracd.db
-	: > /etc/dracd/dracd.db.lock
+	postmap -c "$T/pf" "btree:$T/pf/m" && cp "$T/pf/m.db" /etc/dracd/dracd.db &&
+		chown dracd:dracd /etc/dracd/dracd.db
 fi
 dpkgi --remove drac; rc=$?
 res "dpkg --remove" test $rc -eq 0
@@ -238,7 +250,8 @@ dpkgi --purge drac; rc=$?
 res "dpkg --purge" test $rc -eq 0
 out
 res "  /etc/default/dracd gone" test ! -e /etc/default/dracd
-res "  /etc/dracd gone, map and lock file with it" test ! -e /etc/dracd
+res "  /etc/dracd gone, map, lock and state files with it" test ! -e /etc/dracd
+res "  and its dpkg-statoverride" test -z "$(dpkg-statoverride --list /etc/dracd)"
 res "  rc.d links gone" bash -c '! ls /etc/rc?.d/*dracd >/dev/null 2>&1'
 res "  the unit's enablement gone" test ! -e /etc/systemd/system/multi-user.target.wants/dracd.service
 res "  dpkg knows no drac any more" bash -c '! dpkg-query -W -f="\${Status}" drac 2>/dev/null | grep -q installed'

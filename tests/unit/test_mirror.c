@@ -680,6 +680,75 @@ static void test_failure(void)
 	mirror_free(m);
 }
 
+/* A clean stop: the grants go to MAP.state, the map is left empty; the
+ * next start takes them back and removes the state. */
+static void test_shutdown(void)
+{
+	uint64_t far = 4000000000000ull;
+	char state[300];
+	struct mirror *m, *m2;
+
+	snprintf(state, sizeof(state), "%s.state", map);
+	m = mk(map, 50);
+	mirror_set(m, P("192.0.2.1"), far);
+	mirror_set(m, P("2001:db8::1"), far);
+	T_EQ_INT(mirror_write_now(m), 0, "write 2");
+	T_EQ_INT(map_records(), 2, "2 in the map");
+	T_EQ_INT(mirror_shutdown(m), 0, "shutdown");
+	T_EQ_INT(map_records(), 0, "the map is emptied at shutdown");
+	T_OK(access(state, F_OK) == 0, "the state file is written");
+	mirror_free(m);
+	m2 = mk(map, 50);
+	T_EQ_INT(mirror_load(m2, 1000), 0, "nothing from the empty map");
+	T_EQ_INT(mirror_count(m2), 2, "both back from the state file");
+	T_EQ_INT(mirror_write_now(m2), 0, "write");
+	T_EQ_INT(map_records(), 2, "in the map again");
+	T_OK(access(state, F_OK) < 0, "the state file goes once the map holds its grants");
+	mirror_clear(m2, 0);
+	T_EQ_INT(mirror_shutdown(m2), 0, "shutdown with no grant");
+	T_OK(access(state, F_OK) < 0, "no grant: no state file");
+	T_EQ_INT(map_records(), 0, "empty map");
+	mirror_free(m2);
+}
+
+/* Writes fail (a directory squats the temporary file's name): the map
+ * stays while its grants are in force, and goes when one has ended. */
+static void test_withdraw(void)
+{
+	char blocker[300];
+	const struct mirror_stats *st;
+	struct mirror *m = mk(map, 50);
+
+	st = mirror_stats(m);
+	mirror_set(m, P("192.0.2.1"), 2000);
+	mirror_set(m, P("192.0.2.2"), 9000000);
+	T_EQ_INT(mirror_write_now(m), 0, "write");
+	snprintf(blocker, sizeof(blocker), "%s.tmp.%ld", map, (long)getpid());
+	mkdir(blocker, 0755);
+	mirror_set(m, P("192.0.2.3"), 9000000);
+	T_EQ_INT(mirror_tick(m, 1000), -1, "the write fails");
+	T_OK(st->stale_since_ms == 1000, "stale since the first failure");
+	T_OK(strstr(st->error, "File exists") != NULL, "the cause: %s", st->error);
+	T_OK(access(map, F_OK) == 0 && !st->map_removed, "every grant in the file in force: the map stays");
+	T_EQ_INT(mirror_tick(m, 2000), -1, "192.0.2.1 ends, the write fails again");
+	T_OK(access(map, F_OK) == 0 && !st->map_removed, "the map stays");
+	T_OK(!*mapval("192.0.2.1"), "but the ended grant is taken out in place");
+	T_OK(*mapval("192.0.2.2"), "the grant in force stays");
+	T_OK(!*mapval("192.0.2.3"), "the unwritten one is not there");
+	/* Not even in place (here: the file is no map any more): removed. */
+	mirror_del(m, P("192.0.2.2"));
+	write_file(map, "garbage", 7);
+	T_EQ_INT(mirror_tick(m, 3000), -1, "a revocation, the write fails");
+	T_OK(access(map, F_OK) < 0 && st->map_removed, "the map is removed");
+	rmdir(blocker);
+	T_EQ_INT(mirror_tick(m, 60000), 0, "writable again");
+	T_OK(access(map, F_OK) == 0 && !st->map_removed, "the map is back");
+	T_OK(st->stale_since_ms == 0 && !st->error[0], "and current");
+	T_EQ_INT(map_records(), 1, "with the grant in force");
+	T_OK(*mapval("192.0.2.3"), "the one written late");
+	mirror_free(m);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -715,6 +784,8 @@ int main(void)
 	test_model();
 	test_repack();
 	test_failure();
+	test_shutdown();
+	test_withdraw();
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
