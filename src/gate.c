@@ -27,6 +27,7 @@ struct gate {
 	struct nfevents *ev;
 	struct loop_timer *mirror_timer;
 	bool restore_pending, resync_pending;
+	bool kept4, kept6;      /* the sets existed before dracd loaded its table */
 	bool empty;		/* -i: start with empty sets and map */
 	bool started;		/* gate_start succeeded: the map is ours */
 	uint64_t restore_after; /* loop_now() ms: retry of a failed restore */
@@ -279,6 +280,10 @@ struct gate *gate_new(struct loop *l, const struct settings *s, bool tap, bool e
 			errno == EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		goto bad;
 	}
+	/* Which sets outlived the last dracd, before loading the table
+	 * makes them exist (gate_start trusts those over the files). */
+	g->kept4 = nftset_exists(g->ns, AF_INET) == 1;
+	g->kept6 = nftset_exists(g->ns, AF_INET6) == 1;
 	if (ruleset_apply(s, tap, err, sizeof(err)) < 0) {
 		msg_err("cannot load table inet drac: %s", err);
 		goto bad;
@@ -314,9 +319,21 @@ int gate_start(struct gate *g)
 		/* A missing or damaged map is logged by the mirror and
 		 * rebuilt from the kernel sets below. */
 		mirror_load(g->mirror, wall_now());
-		if (nftset_dump(g->ns, AF_INET, add_to_mirror, g) < 0 ||
-		    nftset_dump(g->ns, AF_INET6, add_to_mirror, g) < 0)
-			msg_warn("cannot read the sets: %s", strerror(errno));
+		/* A set that outlived dracd is the truth for its family: what
+		 * the files hold beyond it was revoked (drac del, nft delete
+		 * element) or ended while dracd was down, and must not come
+		 * back.  The files only restore a set that is gone (a reboot,
+		 * a flushed ruleset). */
+		for (int i = 0; i < 2; i++) {
+			int fam = i ? AF_INET6 : AF_INET;
+
+			if (!(i ? g->kept6 : g->kept4))
+				continue;
+			mirror_clear(g->mirror, fam);
+			if (nftset_dump(g->ns, fam, add_to_mirror, g) < 0)
+				msg_warn("cannot read inet drac %s: %s", nftset_name(fam),
+					 strerror(errno));
+		}
 		if (gate_restore(g, NULL) < 0)
 			return -1;
 	}
@@ -351,6 +368,10 @@ int gate_reconfigure(struct gate *g, const struct settings *s, bool tap)
 
 	g->s = s;
 	g->tap = tap;
+	/* Which sets outlived the last dracd, before loading the table
+	 * makes them exist (gate_start trusts those over the files). */
+	g->kept4 = nftset_exists(g->ns, AF_INET) == 1;
+	g->kept6 = nftset_exists(g->ns, AF_INET6) == 1;
 	if (ruleset_apply(s, tap, err, sizeof(err)) < 0) {
 		msg_err("cannot load table inet drac: %s", err);
 		return -1;
