@@ -1,0 +1,134 @@
+#!/bin/bash
+# Hostile review of the log hook's sources, with a real systemd-journald
+# and a real Dovecot (log_path = syslog) in the same private namespaces
+# as tests/ns/journal.sh.  Each check is an attack that once worked or a
+# guard against one:
+#  * replay: a real login already read (and its grant gone, as after its
+#    window) must not be granted again when journald moves its entries
+#    about: a flush from /run to /var/log/journal, a rotation, a restart.
+#  * missed logins: after journalctl --flush made /var/log/journal (it
+#    did not exist when dracd opened the journal), sd-journal watched
+#    nothing that journald still wrote: every later login was missed.
+. "$(dirname "$0")/../lib/t.sh"
+. "$TOP/tests/lib/world.sh"
+[ -x "$BIN/dracd" ] || skip_all "build first (make)"
+JOURNALD=/lib/systemd/systemd-journald
+[ -x $JOURNALD ] || skip_all "needs systemd-journald (package systemd)"
+command -v dovecot >/dev/null && command -v logger >/dev/null && command -v nsenter >/dev/null ||
+	skip_all "needs dovecot, logger and nsenter"
+[ -x /usr/lib/dovecot/log ] || skip_all "needs /usr/lib/dovecot/log"
+TRUST="_EXE=/usr/lib/dovecot/log _UID=0"
+
+world_up || skip_all "cannot build the test world"
+world_dovecot_start || { nok "dovecot starts"; t_done; exit 1; }
+world_dovecot_stop
+
+holder_start() {
+world_spawn $1 srv unshare -m --propagation private bash -c '
+	W=$1
+	mount -t cgroup2 none /sys/fs/cgroup &&
+	mount -t tmpfs -o mode=755 tmpfs /run &&
+	mount -t tmpfs -o mode=755 tmpfs /var/log &&
+	mkdir -p /run/systemd/journal "$W/olddev" &&
+	mount --bind /dev "$W/olddev" &&
+	mount -t tmpfs -o mode=755 tmpfs /dev || exit 1
+	for n in null zero random urandom; do
+		touch "/dev/$n" && mount --bind "$W/olddev/$n" "/dev/$n" || exit 1
+	done
+	ln -s /run/systemd/journal/dev-log /dev/log
+	echo mounted
+	exec sleep infinity' _ "$WORLD"
+HOLD=$WORLD_PID
+world_wait_log "$WORLD/$1.log" mounted 5
+}
+check "private mount namespace for journald" holder_start jns ||
+	{ cat "$WORLD/jns.log"; t_done; exit 1; }
+inns() { nsenter -t "$HOLD" -m -n "$@"; }
+
+JPID=
+journald_start() {
+	nsenter -t "$HOLD" -m -n $JOURNALD </dev/null >>"$WORLD/journald.out" 2>&1 &
+	JPID=$!
+	WORLD_PIDS+=("$JPID")
+	world__until 5 inns test -S /run/systemd/journal/dev-log &&
+		world__until 5 inns sh -c 'ls /run/log/journal/*/system.journal /var/log/journal/*/system.journal 2>/dev/null | grep -q .'
+}
+check "systemd-journald starts (volatile: no /var/log/journal yet)" journald_start
+
+sed -e "s|^instance_name = .*|instance_name = dovecot|; s|^log_path = .*|log_path = syslog|" \
+	"$WORLD_DOVECOT_CONF" > "$WORLD/dc/dovecot-journal.conf"
+nsenter -t "$HOLD" -m -n dovecot -F -c "$WORLD/dc/dovecot-journal.conf" </dev/null >>"$WORLD/dovecot.out" 2>&1 &
+WORLD_DOVECOT_PID=$!
+check "Dovecot with log_path = syslog listens" world__until 10 world__listening "$NS_SRV" 995 993
+
+journal_has() { inns journalctl -q --no-pager -o cat 2>/dev/null | grep -qE -- "$1"; }
+
+cat > "$WORLD/dracd.settings" <<EOS
+DRAC_TAP="no"
+DRAC_LOGHOOK_JOURNAL="$TRUST"
+DRAC_MAP="$WORLD/dracd.db"
+DRAC_PIDFILE="$WORLD/dracd.pid"
+DRAC_CONTROL="$WORLD/dracd.sock"
+EOS
+nsenter -t "$HOLD" -m -n "$BIN/dracd" -f -d -c "$WORLD/dracd.settings" -e 5m </dev/null >>"$WORLD/dracd.log" 2>&1 &
+DPID=$!
+WORLD_PIDS+=("$DPID")
+check "dracd follows the journal" world_wait_log "$WORLD/dracd.log" "following the systemd journal" 5
+check "dracd is ready" world_wait_log "$WORLD/dracd.log" "ready \\(pid $DPID\\)" 5
+
+in_set() {
+	local set=authed
+	case $1 in *:*) set=authed6 ;; esac
+	srv nft list set inet drac $set 2>/dev/null | grep -qw -- "$1"
+}
+del() {
+	local set=authed
+	case $1 in *:*) set=authed6 ;; esac
+	srv nft delete element inet drac $set "{ $1 }" 2>/dev/null
+}
+
+# --- replay: the journal's entries moved about after they were read --------
+# The grant is deleted as its window would end it; nothing that journald
+# does with the old entry afterwards may bring it back.
+check "POP3S login from $C1_4" world_pop3_login c1 "$SRV4" --tls
+check "  grants $C1_4" eventually 3 in_set "$C1_4"
+check "IMAPS login over IPv6 from $C2_6" world_imap_login c2 "$SRV6" --tls
+check "  grants $C2_6" eventually 3 in_set "$C2_6"
+sleep 0.3
+del "$C1_4"; del "$C2_6"
+check_not "  (grants deleted, as by the window)" in_set "$C1_4"
+replayed() { sleep 1.5; in_set "$C1_4" || in_set "$C2_6"; }
+# and a new login after that is still read: C2 over IPv4, then gone again
+fresh() {
+	world_pop3_login c2 "$SRV4" --tls && eventually 3 in_set "$C2_4"
+	local r=$?
+	sleep 0.3; del "$C2_4"
+	return $r
+}
+
+check "journald rotates (SIGUSR2)" kill -USR2 "$JPID"
+check_not "  the logins are not granted again" replayed
+check "  a new login is still granted" fresh
+inns mkdir -p /var/log/journal
+check "journalctl --flush moves the entries to /var/log/journal" inns journalctl --flush
+check "  persistent files exist" inns sh -c 'ls /var/log/journal/*/system.journal >/dev/null 2>&1'
+check_not "  the logins are not granted again" replayed
+check "  a new login is still granted" fresh
+check "journalctl --relinquish-var moves back to /run" inns journalctl --relinquish-var
+check_not "  the logins are not granted again" replayed
+check "  a new login is still granted" fresh
+check "journalctl --flush again" inns journalctl --flush
+check_not "  the logins are not granted again" replayed
+check "  a new login is still granted" fresh
+for sig in TERM KILL; do
+	kill -$sig "$JPID"; wait "$JPID" 2>/dev/null
+	check "journald stopped with SIG$sig and started again" journald_start
+	check_not "  the logins are not granted again" replayed
+check "  a new login is still granted" fresh
+	check "  a new login is still granted" fresh
+done
+check "a new login from $C1_4 still grants" eval 'world_pop3_login c1 "$SRV4" --tls && eventually 3 in_set "$C1_4"'
+check "dracd still runs" world__alive "$DPID"
+echo "# dracd log hook messages:"
+grep -i "loghook\|journal" "$WORLD/dracd.log" | sed 's/^/#   /' | head -30
+t_done
