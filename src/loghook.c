@@ -50,6 +50,7 @@ struct follow {
 	size_t fp_len;
 	char head[FP_LEN]; /* the file's first head_len bytes */
 	size_t head_len;
+	int untrusted_logged;
 	struct linebuf lb;
 };
 
@@ -72,6 +73,7 @@ struct loghook {
 	uint64_t old_since;
 	struct loop_timer *poll, *kick;
 	int file_missing_logged;
+	uint64_t file_untrusted; /* lines of a file others could have written */
 
 	int in_fd;
 	int in_regular; /* a regular file on stdin: epoll cannot watch it */
@@ -329,15 +331,51 @@ static int follow_truncated(struct follow *f, const struct stat *st)
 	       memcmp(now, f->fp, f->fp_len) != 0;
 }
 
+/* Could someone other than root, dracd's own user or a user of
+ * DRAC_LOGHOOK_UIDS have written this file (or directory)?  Such a file
+ * is only a message board: anyone who can write it, or put another file
+ * (or a symlink to an old log) in its place, could claim any login. */
+static int others_write(const struct loghook *h, const struct stat *st)
+{
+	return (st->st_mode & S_IWOTH) ||
+	       (st->st_uid != 0 && st->st_uid != geteuid() &&
+		!logtrust_uids_has(&h->uids, st->st_uid));
+}
+
+static int follow_trusted(struct loghook *h, struct follow *f, const struct stat *st)
+{
+	struct stat ds;
+	const char *why = NULL;
+
+	if (others_write(h, st))
+		why = "the file";
+	else if (stat(h->dir, &ds) < 0 || others_write(h, &ds))
+		why = "its directory";
+	if (!why) {
+		f->untrusted_logged = 0;
+		return 1;
+	}
+	if (!f->untrusted_logged)
+		msg_err("loghook: %s: %s may be written by a user not in DRAC_LOGHOOK_UIDS "
+			"(or by anyone): its lines are ignored", h->path, why);
+	f->untrusted_logged = 1;
+	return 0;
+}
+
 /* Read what was appended, up to *budget bytes. */
 static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 {
 	char buf[64 * 1024];
 	struct stat st;
+	int trusted = 1;
 
 	if (f->fd < 0)
 		return;
-	if (fstat(f->fd, &st) == 0 && follow_truncated(f, &st)) {
+	if (fstat(f->fd, &st) < 0)
+		st.st_size = -1;
+	else
+		trusted = follow_trusted(h, f, &st);
+	if (st.st_size >= 0 && follow_truncated(f, &st)) {
 		/* copytruncate: what was pending is gone with the old
 		 * content; the file starts over, at a line's start */
 		msg_info("loghook: %s was truncated, reading it from the start", h->path);
@@ -365,7 +403,15 @@ static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 		fp_update(f, f->off, buf, (size_t)n);
 		f->off += n;
 		*budget -= (size_t)n;
-		lb_feed(h, &f->lb, buf, (size_t)n);
+		if (trusted) {
+			lb_feed(h, &f->lb, buf, (size_t)n);
+		} else {
+			/* read past, and never join a line begun here
+			 * to what follows once it is trusted again */
+			for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
+				h->file_untrusted++;
+			lb_reset(&f->lb, buf[n - 1] != '\n');
+		}
 	}
 }
 
@@ -704,7 +750,7 @@ const struct loghook_stats *loghook_stats(const struct loghook *h)
 	/* counters kept elsewhere are gathered when asked for */
 	struct loghook *w = (struct loghook *)h;
 
-	w->st.untrusted = h->sock_untrusted;
+	w->st.untrusted = h->sock_untrusted + h->file_untrusted;
 	if (h->journal) {
 		w->st.journal_entries = journal_stats(h->journal)->entries;
 		w->st.untrusted += journal_stats(h->journal)->untrusted;
