@@ -170,12 +170,12 @@ int logtrust_journal_parse(const char *s, struct logtrust_journal *out, char *er
 			}
 		}
 		/* Only the uid: the kernel hands it over with the message.
-		 * A unit is no writer: Dovecot's imap and pop3 processes run
-		 * in dovecot.service as the mail users, who may ptrace
-		 * them (Dovecot keeps them dumpable), and journald looks the
-		 * unit up by process id after the message arrived, so a
-		 * sender that exited at once can lend its pid to the unit's
-		 * next process. */
+		 * A unit is no writer: journald looks it up by process id
+		 * after the message arrived, so a sender that exited at
+		 * once can lend its pid to the unit's next process; and
+		 * Dovecot's imap and pop3 processes (and what they start:
+		 * Sieve extprograms, quota warning scripts) run in
+		 * dovecot.service as the mail users. */
 		if (!strcmp(t->field, "_UID"))
 			anchored = 1;
 		out->n++;
