@@ -51,6 +51,7 @@ struct follow {
 	char head[FP_LEN]; /* the file's first head_len bytes */
 	size_t head_len;
 	int untrusted_logged;
+	int at_eof; /* the last read found nothing more */
 	struct linebuf lb;
 };
 
@@ -74,6 +75,7 @@ struct loghook {
 	struct loop_timer *poll, *kick;
 	int file_missing_logged;
 	uint64_t file_untrusted; /* lines of a file others could have written */
+	uint64_t unopened_since; /* a file at the path we could not open, or 0 */
 
 	int in_fd;
 	int in_regular; /* a regular file on stdin: epoll cannot watch it */
@@ -398,6 +400,7 @@ static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 			}
 			return;
 		}
+		f->at_eof = n == 0;
 		if (n == 0)
 			return;
 		fp_update(f, f->off, buf, (size_t)n);
@@ -425,6 +428,7 @@ static int follow_open(struct loghook *h, struct follow *f, int from_end)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
+		errno = 0; /* not a regular file */
 		return -1;
 	}
 	f->fd = fd;
@@ -460,17 +464,37 @@ static void file_poll(struct loghook *h)
 	follow_drain(h, &h->cur, &budget);
 	if (h->old.fd >= 0) {
 		follow_drain(h, &h->old, &budget);
-		if (loop_now() - h->old_since > OLD_GRACE_MS)
+		/* not before it is read to its end: a backlog left there
+		 * (a burst, a busy loop) would be lost logins */
+		if (loop_now() - h->old_since > OLD_GRACE_MS && h->old.at_eof)
 			follow_close(h, &h->old);
 	}
 	if (stat(h->path, &st) == 0 &&
 	    (h->cur.fd < 0 || st.st_ino != h->cur.ino || st.st_dev != h->cur.dev)) {
 		struct follow nf = { .fd = -1, .wd = -1 };
+		/* A file that was there but could not be opened for a while
+		 * (e.g. made 0600 root after dracd dropped to DRAC_USER)
+		 * holds logins of unknown age: reading it from its start
+		 * once it opens would grant them long after their window.
+		 * Only a file opened at once is read from its start. */
+		int stale = h->unopened_since == 1 ||
+			    (h->unopened_since && loop_now() - h->unopened_since > OLD_GRACE_MS);
 
-		if (follow_open(h, &nf, 0) == 0) {
+		if (follow_open(h, &nf, stale) < 0) {
+			if (!h->unopened_since) {
+				msg_err("loghook: cannot open %s: %s", h->path,
+					errno ? strerror(errno) : "not a regular file");
+				h->unopened_since = loop_now();
+			}
+		} else {
+			if (stale)
+				msg_warn("loghook: %s opened at last: reading it from its end "
+					 "(its earlier lines are of unknown age)", h->path);
+			h->unopened_since = 0;
+
 			if (h->cur.fd >= 0) {
-				msg_info("loghook: %s was replaced, reading the new file from the start",
-					 h->path);
+				msg_info("loghook: %s was replaced, reading the new file from its %s",
+					 h->path, stale ? "end" : "start");
 				h->st.rotations++;
 				follow_close(h, &h->old);
 				h->old = h->cur;
@@ -575,6 +599,12 @@ static int file_start(struct loghook *h, const char *path)
 			 strerror(errno));
 	if (follow_open(h, &h->cur, 1) == 0) {
 		msg_info("loghook: following %s from its end", path);
+	} else if (errno != ENOENT) {
+		/* there, with history, but not for us yet: when it opens,
+		 * it is read from its end like any file at start-up */
+		msg_err("loghook: cannot open %s: %s", path,
+			errno ? strerror(errno) : "not a regular file");
+		h->unopened_since = 1; /* (1: since before we started) */
 	} else {
 		msg_warn("loghook: %s does not exist yet, waiting for it", path);
 		h->file_missing_logged = 1;

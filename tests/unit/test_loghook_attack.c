@@ -8,6 +8,9 @@
  *    lets them put a symlink to an old rotated log in its place, whose
  *    history is then read "from the start" as a new file: old logins
  *    replayed after their window.
+ *    A file that becomes readable only after a while (dracd as
+ *    DRAC_USER, the rotated file 0600 root) holds lines of unknown age:
+ *    read from its start, they were granted long after their window.
  *  * datagram socket: a sender in its own user namespace, where it is
  *    uid 0, claiming uid 0 in SCM_CREDENTIALS; nobody claiming uid 0.
  *  * journal trust: a unit alone (its mail processes run as the users).
@@ -199,6 +202,54 @@ static void test_dir_symlink_replay(void)
 	rmdir(sub);
 }
 
+/* dracd as DRAC_USER (nobody here): the file made at rotation is 0600
+ * root for a while, then readable.  What it holds by then is of unknown
+ * age: reading it from its start would grant logins long after their
+ * window (here a few seconds; in life, hours).  Lines after it opened
+ * grant.  The loop runs in a child that is nobody. */
+static void test_file_unreadable_then_readable(void)
+{
+	char path[128], path1[160];
+	int st = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/late.log", dir);
+	snprintf(path1, sizeof(path1), "%s.1", path);
+	append(path, "Nov 27 20:59:59 mx dovecot[1]: master: started\n");
+	chmod(path, 0644);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct loop *l = loop_new();
+		struct loghook_config cfg = { .uids = "0", .file_path = path };
+		struct loghook *h;
+
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(100);
+		h = loghook_new(l, &cfg, grant_cb, NULL);
+		if (!h)
+			_exit(101);
+		ngranted = 0;
+		run_for(l, 9500);
+		_exit((count("192.0.2.90") ? 1 : 0) | (count("192.0.2.91") ? 2 : 0));
+	}
+	usleep(500 * 1000);
+	rename(path, path1);
+	append(path, login("192.0.2.90")); /* 0600: nobody cannot read it */
+	sleep(6);
+	chmod(path, 0644);
+	usleep(1500 * 1000);
+	append(path, login("192.0.2.91"));
+	waitpid(pid, &st, 0);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) < 100, "dracd's loop as nobody ran (status %d)",
+	     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	T_OK(WIFEXITED(st) && !(WEXITSTATUS(st) & 1),
+	     "a line of a file unreadable for 6 s is not granted when it opens at last");
+	T_OK(WIFEXITED(st) && (WEXITSTATUS(st) & 2), "  a line written after it opened is");
+	unlink(path);
+	unlink(path1);
+}
+
 /* The kernel translates SCM_CREDENTIALS into the receiver's user
  * namespace: uid 0 of nobody's own namespace arrives as nobody. */
 static int userns_send(void *arg)
@@ -359,6 +410,7 @@ int main(void)
 		test_file_others_write("anyone may write (0666)", 0666, 0);
 		test_file_others_write("owned by nobody (0644)", 0644, NOBODY);
 		test_dir_symlink_replay();
+		test_file_unreadable_then_readable();
 		test_socket_claims();
 	}
 	rmdir(dir);
