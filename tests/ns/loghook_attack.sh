@@ -9,6 +9,8 @@
 #  * missed logins: after journalctl --flush made /var/log/journal (it
 #    did not exist when dracd opened the journal), sd-journal watched
 #    nothing that journald still wrote: every later login was missed.
+#  * trust: a journal match without a uid is refused; a log file anyone
+#    may write is not believed (nobody's login line grants nothing).
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
 [ -x "$BIN/dracd" ] || skip_all "build first (make)"
@@ -124,11 +126,36 @@ for sig in TERM KILL; do
 	kill -$sig "$JPID"; wait "$JPID" 2>/dev/null
 	check "journald stopped with SIG$sig and started again" journald_start
 	check_not "  the logins are not granted again" replayed
-check "  a new login is still granted" fresh
 	check "  a new login is still granted" fresh
 done
 check "a new login from $C1_4 still grants" eval 'world_pop3_login c1 "$SRV4" --tls && eventually 3 in_set "$C1_4"'
 check "dracd still runs" world__alive "$DPID"
+
+# --- trust settings a real dracd refuses, and files it will not believe ----
+# A unit alone: journald finds it by pid after the message arrived, and
+# the unit also runs the mail users' processes.
+OUT=$(srv timeout 5 "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no -o DRAC_LOGHOOK_JOURNAL=dovecot.service \
+	-o DRAC_MAP="$WORLD/x.db" -o DRAC_PIDFILE="$WORLD/x.pid" -o DRAC_CONTROL="$WORLD/x.sock" 2>&1)
+RC=$?
+check "dracd refuses DRAC_LOGHOOK_JOURNAL=dovecot.service (no uid): exits $RC at once" \
+	eval '[ $RC -ne 0 ] && [ $RC -ne 124 ]'
+check "  saying a uid is needed" eval 'grep -q "needs _UID" <<<"$OUT"'
+# A log file anyone may write (a careless logrotate "create 0666"): the
+# real dracd must not believe nobody's line in it.
+mkdir -p "$WORLD/ww" && chmod 755 "$WORLD/ww"
+: > "$WORLD/ww/mail.log"; chmod 666 "$WORLD/ww/mail.log"
+world_spawn dracd3 srv "$BIN/dracd" -f -d -c /dev/null -o DRAC_TAP=no \
+	-o DRAC_MAP="$WORLD/d3.db" -o DRAC_LOGHOOK_FILE="$WORLD/ww/mail.log" \
+	-o DRAC_PIDFILE="$WORLD/d3.pid" -o DRAC_CONTROL="$WORLD/d3.sock"
+D3=$WORLD_PID
+check "a dracd follows a 0666 log file" world_wait_log "$WORLD/dracd3.log" "following $WORLD/ww/mail.log" 5
+check "  nobody appends a Dovecot login line for 192.0.2.88" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c \
+	"echo 'Dec  1 12:00:00 mx dovecot[1]: imap-login: Login: user=<x>, method=PLAIN, rip=192.0.2.88, lip=$SRV4, mpid=1, TLS, session=<Zm9yZ2Vk>' >> '$WORLD/ww/mail.log'"
+sleep 1.2
+check_not "  it grants nothing" in_set 192.0.2.88
+check "  dracd says why" grep -q "may be written by a user not in DRAC_LOGHOOK_UIDS" "$WORLD/dracd3.log"
+world_stop "$D3"
 echo "# dracd log hook messages:"
 grep -i "loghook\|journal" "$WORLD/dracd.log" | sed 's/^/#   /' | head -30
 t_done
