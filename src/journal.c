@@ -93,8 +93,8 @@ next_term:;
 
 static void entry_handle(struct journal *jn)
 {
-	const char *msg, *id;
-	size_t mlen, idlen;
+	const char *msg, *id, *pid;
+	size_t mlen, idlen, pidlen = 0;
 	uint64_t usec = 0;
 	time_t secs;
 	struct tm tm;
@@ -113,12 +113,21 @@ static void entry_handle(struct journal *jn)
 	if (!(id = field_get(jn->j, "SYSLOG_IDENTIFIER", &idlen)) &&
 	    !(id = field_get(jn->j, "_COMM", &idlen)))
 		return;
+	/* The sender's process id as the kernel gave it (not SYSLOG_PID,
+	 * which the sender writes): servers that log a session's address
+	 * and its login in two lines of one process are paired by it. */
+	if (!(pid = field_get(jn->j, "_PID", &pidlen)) || pidlen > 10)
+		pidlen = 0;
+	for (size_t k = 0; k < pidlen; k++)
+		if (pid[k] < '0' || pid[k] > '9')
+			pidlen = 0; /* (the data is not NUL-terminated) */
 	sd_journal_get_realtime_usec(jn->j, &usec);
 	secs = (time_t)(usec / 1000000);
 	gmtime_r(&secs, &tm);
-	n = snprintf(jn->line, sizeof(jn->line), "%04d-%02d-%02dT%02d:%02d:%02dZ %.*s: ",
+	n = snprintf(jn->line, sizeof(jn->line), "%04d-%02d-%02dT%02d:%02d:%02dZ %.*s%s%.*s%s: ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, (int)(idlen > 64 ? 64 : idlen), id);
+		     tm.tm_sec, (int)(idlen > 64 ? 64 : idlen), id, pidlen ? "[" : "",
+		     (int)pidlen, pidlen ? pid : "", pidlen ? "]" : "");
 	if (n < 0 || (size_t)n + mlen > LOGPAT_MAX_LINE) {
 		jn->fn(NULL, 0, jn->arg); /* too long for any login line */
 		return;
