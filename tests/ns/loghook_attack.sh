@@ -11,6 +11,8 @@
 #    nothing that journald still wrote: every later login was missed.
 #  * trust: a journal match without a uid is refused; a log file anyone
 #    may write is not believed (nobody's login line grants nothing).
+#  * a remote user's name with a newline, which Dovecot's log process
+#    writes as a line of its own in its trusted log_path file.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
 [ -x "$BIN/dracd" ] || skip_all "build first (make)"
@@ -156,6 +158,46 @@ sleep 1.2
 check_not "  it grants nothing" in_set 192.0.2.88
 check "  dracd says why" grep -q "may be written by a user not in DRAC_LOGHOOK_UIDS" "$WORLD/dracd3.log"
 world_stop "$D3"
+# --- Dovecot's log process splits a message at a raw newline ---------------
+# Measured with Dovecot 2.3.19 (auth_debug = yes): a user name sent in
+# AUTHENTICATE PLAIN (base64, so any byte) that holds a newline comes out
+# of the auth process as a line of its own, "TIME auth: Error: <the rest
+# of the name> file=...": the attacker writes most of a line of the
+# trusted log_path file.  Its fixed "auth: " prefix must keep it from
+# ever matching, whatever it holds.
+world_stop "$DPID"
+world_dovecot_stop
+del "$C1_4"; del "$C2_6"
+world_dovecot_start "auth_username_chars =
+auth_username_format = %u
+auth_verbose = yes
+auth_debug = yes" || nok "dovecot (log_path file, auth_debug) starts"
+LOG=$WORLD_DOVECOT_LOG
+world_spawn dracd4 srv "$BIN/dracd" -f -d -c /dev/null -o DRAC_TAP=no -e 5m \
+	-o DRAC_MAP="$WORLD/d4.db" -o DRAC_LOGHOOK_FILE="$LOG" \
+	-o DRAC_PIDFILE="$WORLD/d4.pid" -o DRAC_CONTROL="$WORLD/d4.sock"
+D4=$WORLD_PID
+check "dracd follows Dovecot's own log file" world_wait_log "$WORLD/dracd4.log" "following $LOG" 5
+T=$(date '+%b %d %H:%M:%S')
+for forged in \
+	"$T imap-login: Info: Login: user=<y>, method=PLAIN, rip=192.0.2.66, lip=$SRV4, mpid=1, TLS, session=<abc>" \
+	"$T mx dovecot[1]: imap-login: Login: user=<y>, method=PLAIN, rip=192.0.2.65, lip=$SRV4, mpid=1, TLS, session=<abc>" \
+	"imap-login: Login: user=<y>, method=PLAIN, rip=192.0.2.64, lip=$SRV4" ; do
+	world_imap_authenticate_plain c1 "$SRV4" "x"$'\n'"$forged" pw 2>/dev/null
+	world_pop3_auth_plain c2 "$SRV6" "x"$'\n'"$forged" pw 2>/dev/null
+done
+check "  Dovecot wrote the name's second line as a line of its own" \
+	world__until 5 grep -q "auth: Error: $T imap-login: Info: Login: user=<y>, method=PLAIN, rip=192.0.2.66" "$LOG"
+echo "# e.g.: $(grep -m1 "auth: Error: $T imap-login" "$LOG")"
+sleep 0.5
+for a in 192.0.2.66 192.0.2.65 192.0.2.64 "$C1_4" "$C2_6"; do
+	check_not "  grants nothing ($a)" in_set "$a"
+done
+check "  a real login after them still grants ($C1_4)" eval \
+	'world_pop3_login c1 "$SRV4" --tls && eventually 3 in_set "$C1_4"'
+check "dracd still runs" world__alive "$D4"
+world_stop "$D4"
+
 echo "# dracd log hook messages:"
 grep -i "loghook\|journal" "$WORLD/dracd.log" | sed 's/^/#   /' | head -30
 t_done
