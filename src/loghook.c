@@ -152,19 +152,36 @@ static void lb_feed(struct loghook *h, struct linebuf *lb, const char *p, size_t
 
 /* ---- datagram socket ---- */
 
-/* The sender's uid as the kernel saw it (SCM_CREDENTIALS), or -1. */
+/* The sender's uid as the kernel saw it (SCM_CREDENTIALS), or -1.
+ * The control buffer has room for the credentials only, so descriptors
+ * a sender passes (SCM_RIGHTS) are closed by the kernel; should one get
+ * through all the same, it is closed here, or senders could fill our
+ * descriptor table. */
 static long msg_uid(struct msghdr *m)
 {
+	long uid = -1;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				close(fd);
+			}
+			continue;
+		}
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
 			struct ucred cr;
 
 			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
-			return (long)cr.uid;
+			uid = (long)cr.uid;
 		}
 	}
-	return -1;
+	return uid;
 }
 
 static void sock_ready(int fd, uint32_t events, void *arg)

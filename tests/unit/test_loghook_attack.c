@@ -376,6 +376,72 @@ static void test_socket_claims(void)
 	loop_free(l);
 }
 
+static int count_fds(void)
+{
+	char p[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		n += access(p, F_OK) == 0;
+	}
+	return n;
+}
+
+/* Descriptors passed in datagrams (SCM_RIGHTS) land in the receiver
+ * when its control buffer has room: a sender (anyone, on a socket opened
+ * to all) could fill dracd's descriptor table.  Ours has room for the
+ * credentials only, so the kernel closes them. */
+static void test_socket_fd_passing(void)
+{
+	struct loop *l = loop_new();
+	struct loghook_config cfg = { .uids = "0" };
+	struct loghook *h;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[128];
+	int before, after, s, sent = 0;
+
+	snprintf(path, sizeof(path), "%s/fds.sock", dir);
+	cfg.socket_path = path;
+	h = loghook_new(l, &cfg, grant_cb, NULL);
+	T_OK(h != NULL, "socket source for descriptor passing");
+	if (!h)
+		return;
+	strcpy(sun.sun_path, path);
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	run_for(l, 10);
+	before = count_fds();
+	for (int i = 0; i < 200; i++) {
+		union {
+			char b[CMSG_SPACE(3 * sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		int fds[3] = { 0, 1, 2 };
+		struct iovec iov = { (void *)"x", 1 };
+		struct msghdr m = { .msg_name = &sun, .msg_namelen = sizeof(sun),
+				    .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(c), fds, sizeof(fds));
+		/* sender and receiver in one process: never block */
+		run_for(l, 0);
+		sent += sendmsg(s, &m, MSG_DONTWAIT) == 1;
+	}
+	run_for(l, 50);
+	after = count_fds();
+	T_EQ_INT(sent, 200, "200 datagrams carrying 3 descriptors each sent");
+	T_OK(after <= before, "  no descriptor stays in the receiver (%d before, %d after)", before,
+	     after);
+	close(s);
+	loghook_free(h);
+	run_for(l, 0);
+	loop_free(l);
+}
+
 static void test_trust_unit_alone(void)
 {
 	struct logtrust_journal j;
@@ -403,6 +469,7 @@ int main(void)
 		return 1;
 	}
 	test_trust_unit_alone();
+	test_socket_fd_passing();
 	if (getuid() != 0) {
 		printf("ok - # skip the attacks by another user need root\n");
 	} else {
