@@ -31,11 +31,17 @@ struct journal {
 	void *arg;
 	struct loop_timer *tick, *kick;
 	uint64_t since_us; /* CLOCK_REALTIME when we started following */
+	char *cursor;      /* the last entry read, to go on from after reopening */
+	int at_cursor;     /* just reopened: the first entry may be that one */
 	int empty;         /* no journal file yet: open again now and then */
 	unsigned idle_ticks;
 	struct journal_stats st;
 	char line[LOGPAT_MAX_LINE + 1];
 };
+
+static void journal_detach(struct journal *jn);
+static int journal_attach(struct journal *jn, int from_tail, int quiet);
+static int journal_empty(sd_journal *j);
 
 /* The value of FIELD in the current entry, or NULL. */
 static const char *field_get(sd_journal *j, const char *field, size_t *len)
@@ -87,8 +93,8 @@ next_term:;
 
 static void entry_handle(struct journal *jn)
 {
-	const char *msg, *id;
-	size_t mlen, idlen;
+	const char *msg, *id, *pid;
+	size_t mlen, idlen, pidlen = 0;
 	uint64_t usec = 0;
 	time_t secs;
 	struct tm tm;
@@ -107,12 +113,21 @@ static void entry_handle(struct journal *jn)
 	if (!(id = field_get(jn->j, "SYSLOG_IDENTIFIER", &idlen)) &&
 	    !(id = field_get(jn->j, "_COMM", &idlen)))
 		return;
+	/* The sender's process id as the kernel gave it (not SYSLOG_PID,
+	 * which the sender writes): servers that log a session's address
+	 * and its login in two lines of one process are paired by it. */
+	if (!(pid = field_get(jn->j, "_PID", &pidlen)) || pidlen > 10)
+		pidlen = 0;
+	for (size_t k = 0; k < pidlen; k++)
+		if (pid[k] < '0' || pid[k] > '9')
+			pidlen = 0; /* (the data is not NUL-terminated) */
 	sd_journal_get_realtime_usec(jn->j, &usec);
 	secs = (time_t)(usec / 1000000);
 	gmtime_r(&secs, &tm);
-	n = snprintf(jn->line, sizeof(jn->line), "%04d-%02d-%02dT%02d:%02d:%02dZ %.*s: ",
+	n = snprintf(jn->line, sizeof(jn->line), "%04d-%02d-%02dT%02d:%02d:%02dZ %.*s%s%.*s%s: ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, (int)(idlen > 64 ? 64 : idlen), id);
+		     tm.tm_sec, (int)(idlen > 64 ? 64 : idlen), id, pidlen ? "[" : "",
+		     (int)pidlen, pidlen ? pid : "", pidlen ? "]" : "");
 	if (n < 0 || (size_t)n + mlen > LOGPAT_MAX_LINE) {
 		jn->fn(NULL, 0, jn->arg); /* too long for any login line */
 		return;
@@ -127,8 +142,25 @@ static void journal_drain(struct journal *jn)
 
 	if (!jn->j)
 		return;
-	for (i = 0; i < ENTRY_BUDGET && (r = sd_journal_next(jn->j)) > 0; i++)
+	for (i = 0; i < ENTRY_BUDGET && (r = sd_journal_next(jn->j)) > 0; i++) {
+		if (jn->at_cursor) {
+			/* seek_cursor puts us before that entry, not after */
+			jn->at_cursor = 0;
+			if (jn->cursor && sd_journal_test_cursor(jn->j, jn->cursor) > 0)
+				continue;
+		}
 		entry_handle(jn);
+	}
+	/* Where we are, for reopening after the files went away: once
+	 * per turn, not per entry. */
+	if (i > 0) {
+		char *c;
+
+		if (sd_journal_get_cursor(jn->j, &c) >= 0) {
+			free(jn->cursor);
+			jn->cursor = c;
+		}
+	}
 	if (r < 0)
 		msg_warn("loghook: reading the journal: %s", strerror(-r));
 	else if (i == ENTRY_BUDGET)
@@ -143,10 +175,23 @@ static void journal_process(struct journal *jn)
 		return;
 	r = sd_journal_process(jn->j);
 	if (r == SD_JOURNAL_INVALIDATE) {
-		/* files added or removed: rotation, vacuum, a journald
-		 * restart.  The read position survives it. */
+		/* Files added or removed: rotation, vacuum, a journald
+		 * restart, or the move from /run to /var/log/journal
+		 * (journalctl --flush), which sd-journal does not follow
+		 * when /var/log/journal did not exist when it was opened:
+		 * every later login would be missed.  Open the journal
+		 * again, at the entry after the last one read, so nothing
+		 * is read twice or missed. */
 		jn->st.changes++;
-		msg_debug("loghook: journal files changed");
+		msg_debug("loghook: journal files changed, opening it again");
+		journal_detach(jn);
+		if (journal_attach(jn, 0, 0) < 0 || journal_empty(jn->j)) {
+			msg_warn("loghook: no journal files readable now, trying again every %d ms",
+				 RETRY_MS);
+			jn->empty = 1;
+			jn->idle_ticks = 0;
+			return;
+		}
 	} else if (r < 0) {
 		msg_warn("loghook: journal: %s", strerror(-r));
 	}
@@ -252,15 +297,31 @@ static int journal_attach(struct journal *jn, int from_tail, int quiet)
 			msg_err("loghook: journal match: %s", strerror(-r));
 		goto bad;
 	}
-	/* From the tail: the last entry is history, the next one is new. */
-	if (from_tail)
+	/* From the tail: the last entry is history, the next one is new.
+	 * Opened again: after the last entry read, or (none read yet)
+	 * from the time we started. */
+	jn->at_cursor = 0;
+	if (from_tail) {
 		r = sd_journal_seek_tail(jn->j);
-	else
+	} else if (jn->cursor) {
+		r = sd_journal_seek_cursor(jn->j, jn->cursor);
+		jn->at_cursor = 1;
+	} else {
 		r = sd_journal_seek_realtime_usec(jn->j, jn->since_us);
+	}
 	if (r < 0 || (from_tail && (r = sd_journal_previous(jn->j)) < 0)) {
 		if (!quiet)
 			msg_err("loghook: cannot seek in the journal: %s", strerror(-r));
 		goto bad;
+	}
+	if (from_tail && r > 0) {
+		char *c;
+
+		/* the last entry of history: reopening goes on after it */
+		if (sd_journal_get_cursor(jn->j, &c) >= 0) {
+			free(jn->cursor);
+			jn->cursor = c;
+		}
 	}
 	if (loop_add_fd(jn->loop, fd, (uint32_t)sd_journal_get_events(jn->j), journal_ready,
 			jn) < 0) {
@@ -330,6 +391,7 @@ void journal_close(struct journal *jn)
 	if (!jn)
 		return;
 	journal_detach(jn);
+	free(jn->cursor);
 	loop_timer_free(jn->tick);
 	loop_timer_free(jn->kick);
 	free(jn);

@@ -5,7 +5,9 @@
  * the daemon's one event loop (sd_journal_get_fd / sd_journal_process).
  * An entry is passed on only when the trusted fields journald set
  * (logtrust.h) match the configured mail server; its MESSAGE is then
- * handed over as "TIME IDENT: MESSAGE", the form logpat_match() reads.
+ * handed over as "TIME IDENT[_PID]: MESSAGE", the form logpat_match()
+ * reads (the pid journald took from the kernel, which pairs the two
+ * lines of servers such as popa3d).
  *
  * Opening needs read access to the journal files: uid 0 (even without
  * capabilities: the files are root's), or membership of the group

@@ -50,6 +50,8 @@ struct follow {
 	size_t fp_len;
 	char head[FP_LEN]; /* the file's first head_len bytes */
 	size_t head_len;
+	int untrusted_logged;
+	int at_eof; /* the last read found nothing more */
 	struct linebuf lb;
 };
 
@@ -72,6 +74,8 @@ struct loghook {
 	uint64_t old_since;
 	struct loop_timer *poll, *kick;
 	int file_missing_logged;
+	uint64_t file_untrusted; /* lines of a file others could have written */
+	uint64_t unopened_since; /* a file at the path we could not open, or 0 */
 
 	int in_fd;
 	int in_regular; /* a regular file on stdin: epoll cannot watch it */
@@ -148,19 +152,36 @@ static void lb_feed(struct loghook *h, struct linebuf *lb, const char *p, size_t
 
 /* ---- datagram socket ---- */
 
-/* The sender's uid as the kernel saw it (SCM_CREDENTIALS), or -1. */
+/* The sender's uid as the kernel saw it (SCM_CREDENTIALS), or -1.
+ * The control buffer has room for the credentials only, so descriptors
+ * a sender passes (SCM_RIGHTS) are closed by the kernel; should one get
+ * through all the same, it is closed here, or senders could fill our
+ * descriptor table. */
 static long msg_uid(struct msghdr *m)
 {
+	long uid = -1;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				close(fd);
+			}
+			continue;
+		}
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
 			struct ucred cr;
 
 			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
-			return (long)cr.uid;
+			uid = (long)cr.uid;
 		}
 	}
-	return -1;
+	return uid;
 }
 
 static void sock_ready(int fd, uint32_t events, void *arg)
@@ -329,15 +350,51 @@ static int follow_truncated(struct follow *f, const struct stat *st)
 	       memcmp(now, f->fp, f->fp_len) != 0;
 }
 
+/* Could someone other than root, dracd's own user or a user of
+ * DRAC_LOGHOOK_UIDS have written this file (or directory)?  Such a file
+ * is only a message board: anyone who can write it, or put another file
+ * (or a symlink to an old log) in its place, could claim any login. */
+static int others_write(const struct loghook *h, const struct stat *st)
+{
+	return (st->st_mode & S_IWOTH) ||
+	       (st->st_uid != 0 && st->st_uid != geteuid() &&
+		!logtrust_uids_has(&h->uids, st->st_uid));
+}
+
+static int follow_trusted(struct loghook *h, struct follow *f, const struct stat *st)
+{
+	struct stat ds;
+	const char *why = NULL;
+
+	if (others_write(h, st))
+		why = "the file";
+	else if (stat(h->dir, &ds) < 0 || others_write(h, &ds))
+		why = "its directory";
+	if (!why) {
+		f->untrusted_logged = 0;
+		return 1;
+	}
+	if (!f->untrusted_logged)
+		msg_err("loghook: %s: %s may be written by a user not in DRAC_LOGHOOK_UIDS "
+			"(or by anyone): its lines are ignored", h->path, why);
+	f->untrusted_logged = 1;
+	return 0;
+}
+
 /* Read what was appended, up to *budget bytes. */
 static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 {
 	char buf[64 * 1024];
 	struct stat st;
+	int trusted = 1;
 
 	if (f->fd < 0)
 		return;
-	if (fstat(f->fd, &st) == 0 && follow_truncated(f, &st)) {
+	if (fstat(f->fd, &st) < 0)
+		st.st_size = -1;
+	else
+		trusted = follow_trusted(h, f, &st);
+	if (st.st_size >= 0 && follow_truncated(f, &st)) {
 		/* copytruncate: what was pending is gone with the old
 		 * content; the file starts over, at a line's start */
 		msg_info("loghook: %s was truncated, reading it from the start", h->path);
@@ -360,12 +417,21 @@ static void follow_drain(struct loghook *h, struct follow *f, size_t *budget)
 			}
 			return;
 		}
+		f->at_eof = n == 0;
 		if (n == 0)
 			return;
 		fp_update(f, f->off, buf, (size_t)n);
 		f->off += n;
 		*budget -= (size_t)n;
-		lb_feed(h, &f->lb, buf, (size_t)n);
+		if (trusted) {
+			lb_feed(h, &f->lb, buf, (size_t)n);
+		} else {
+			/* read past, and never join a line begun here
+			 * to what follows once it is trusted again */
+			for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
+				h->file_untrusted++;
+			lb_reset(&f->lb, buf[n - 1] != '\n');
+		}
 	}
 }
 
@@ -379,6 +445,7 @@ static int follow_open(struct loghook *h, struct follow *f, int from_end)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
+		errno = 0; /* not a regular file */
 		return -1;
 	}
 	f->fd = fd;
@@ -414,17 +481,37 @@ static void file_poll(struct loghook *h)
 	follow_drain(h, &h->cur, &budget);
 	if (h->old.fd >= 0) {
 		follow_drain(h, &h->old, &budget);
-		if (loop_now() - h->old_since > OLD_GRACE_MS)
+		/* not before it is read to its end: a backlog left there
+		 * (a burst, a busy loop) would be lost logins */
+		if (loop_now() - h->old_since > OLD_GRACE_MS && h->old.at_eof)
 			follow_close(h, &h->old);
 	}
 	if (stat(h->path, &st) == 0 &&
 	    (h->cur.fd < 0 || st.st_ino != h->cur.ino || st.st_dev != h->cur.dev)) {
 		struct follow nf = { .fd = -1, .wd = -1 };
+		/* A file that was there but could not be opened for a while
+		 * (e.g. made 0600 root after dracd dropped to DRAC_USER)
+		 * holds logins of unknown age: reading it from its start
+		 * once it opens would grant them long after their window.
+		 * Only a file opened at once is read from its start. */
+		int stale = h->unopened_since == 1 ||
+			    (h->unopened_since && loop_now() - h->unopened_since > OLD_GRACE_MS);
 
-		if (follow_open(h, &nf, 0) == 0) {
+		if (follow_open(h, &nf, stale) < 0) {
+			if (!h->unopened_since) {
+				msg_err("loghook: cannot open %s: %s", h->path,
+					errno ? strerror(errno) : "not a regular file");
+				h->unopened_since = loop_now();
+			}
+		} else {
+			if (stale)
+				msg_warn("loghook: %s opened at last: reading it from its end "
+					 "(its earlier lines are of unknown age)", h->path);
+			h->unopened_since = 0;
+
 			if (h->cur.fd >= 0) {
-				msg_info("loghook: %s was replaced, reading the new file from the start",
-					 h->path);
+				msg_info("loghook: %s was replaced, reading the new file from its %s",
+					 h->path, stale ? "end" : "start");
 				h->st.rotations++;
 				follow_close(h, &h->old);
 				h->old = h->cur;
@@ -529,6 +616,12 @@ static int file_start(struct loghook *h, const char *path)
 			 strerror(errno));
 	if (follow_open(h, &h->cur, 1) == 0) {
 		msg_info("loghook: following %s from its end", path);
+	} else if (errno != ENOENT) {
+		/* there, with history, but not for us yet: when it opens,
+		 * it is read from its end like any file at start-up */
+		msg_err("loghook: cannot open %s: %s", path,
+			errno ? strerror(errno) : "not a regular file");
+		h->unopened_since = 1; /* (1: since before we started) */
 	} else {
 		msg_warn("loghook: %s does not exist yet, waiting for it", path);
 		h->file_missing_logged = 1;
@@ -704,7 +797,7 @@ const struct loghook_stats *loghook_stats(const struct loghook *h)
 	/* counters kept elsewhere are gathered when asked for */
 	struct loghook *w = (struct loghook *)h;
 
-	w->st.untrusted = h->sock_untrusted;
+	w->st.untrusted = h->sock_untrusted + h->file_untrusted;
 	if (h->journal) {
 		w->st.journal_entries = journal_stats(h->journal)->entries;
 		w->st.untrusted += journal_stats(h->journal)->untrusted;

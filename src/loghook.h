@@ -27,9 +27,13 @@
  *              inotify on the directory and on the open file itself
  *              (so a late write to a renamed file is read at once),
  *              plus a stat every second in case inotify misses
- *              something (or is unavailable).
+ *              something (or is unavailable).  Lines are ignored (counted
+ *              as untrusted) while the file or its directory may be
+ *              written by others: o+w, or an owner other than root,
+ *              dracd's user or one of uids.
  * journal      the systemd journal (journal.h): entries whose trusted
- *              fields match (logtrust.h syntax, e.g. "dovecot.service").
+ *              fields match (logtrust.h syntax, e.g.
+ *              "dovecot.service _UID=0").
  * use_stdin    standard input until end of file (journalctl -f | ...).
  *
  * Lines longer than LOGPAT_MAX_LINE are dropped (counted as overlong)

@@ -111,8 +111,10 @@ int logtrust_journal_parse(const char *s, struct logtrust_journal *out, char *er
 				return -1;
 			}
 			if (!anchored) {
-				snprintf(err, errlen, "every alternative needs _SYSTEMD_UNIT or _UID "
-					 "(any user can run a program of a given name or path)");
+				snprintf(err, errlen, "every alternative needs _UID (any user can run a "
+					 "program of a given name or path; a unit also runs mail "
+					 "processes as its users, and journald finds it by process "
+					 "id after the message arrived)");
 				return -1;
 			}
 			alt++;
@@ -167,7 +169,14 @@ int logtrust_journal_parse(const char *s, struct logtrust_journal *out, char *er
 				}
 			}
 		}
-		if (!strcmp(t->field, "_SYSTEMD_UNIT") || !strcmp(t->field, "_UID"))
+		/* Only the uid: the kernel hands it over with the message.
+		 * A unit is no writer: journald looks it up by process id
+		 * after the message arrived, so a sender that exited at
+		 * once can lend its pid to the unit's next process; and
+		 * Dovecot's imap and pop3 processes (and what they start:
+		 * Sieve extprograms, quota warning scripts) run in
+		 * dovecot.service as the mail users. */
+		if (!strcmp(t->field, "_UID"))
 			anchored = 1;
 		out->n++;
 		terms_in_alt++;

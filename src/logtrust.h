@@ -10,15 +10,18 @@
  *                       (SCM_CREDENTIALS).
  * DRAC_LOGHOOK_JOURNAL  which systemd journal entries come from the mail
  *                       server, by the fields journald itself sets:
- *                         "dovecot.service"      = _SYSTEMD_UNIT=dovecot.service
+ *                         "dovecot.service _UID=0"
+ *                                = _SYSTEMD_UNIT=dovecot.service _UID=0
  *                         "_EXE=/usr/lib/dovecot/log _UID=0"
  *                         "A=x A=y B=z + C=w"    = (A is x or y, and B is z) or C is w
  *                       as journalctl(1) combines matches.  Only trusted
  *                       fields (_SYSTEMD_UNIT, _EXE, _COMM, _UID, _GID)
  *                       are accepted, and every alternative must name a
- *                       unit or a uid: any user can run a program with a
- *                       given name or path, but cannot enter a system
- *                       service's cgroup or become another uid.
+ *                       uid: any user can run a program with a given name
+ *                       or path, a unit holds the mail users' own
+ *                       processes too, and only the uid comes with the
+ *                       message from the kernel (the unit and executable
+ *                       are looked up by pid afterwards).
  */
 #ifndef DRAC_LOGTRUST_H
 #define DRAC_LOGTRUST_H

@@ -609,11 +609,11 @@ static void test_trust_parse(void)
 	struct logtrust_uids u;
 	char err[256];
 
-	T_OK(logtrust_journal_parse("dovecot", &j, err, sizeof(err)) == 0 && j.n == 1 &&
+	T_OK(logtrust_journal_parse("dovecot _UID=0", &j, err, sizeof(err)) == 0 && j.n == 2 &&
 	     !strcmp(j.t[0].field, "_SYSTEMD_UNIT") && !strcmp(j.t[0].value, "dovecot.service"),
 	     "bare unit name: _SYSTEMD_UNIT=dovecot.service");
-	T_OK(logtrust_journal_parse("_EXE=/usr/lib/dovecot/log _UID=0 + courier-imap.service", &j,
-				    err, sizeof(err)) == 0 && j.n == 3 && j.alts == 2,
+	T_OK(logtrust_journal_parse("_EXE=/usr/lib/dovecot/log _UID=0 + courier-imap.service _UID=0", &j,
+				    err, sizeof(err)) == 0 && j.n == 4 && j.alts == 2,
 	     "two alternatives");
 	T_OK(logtrust_journal_parse("_EXE=/usr/lib/dovecot/log", &j, err, sizeof(err)) < 0,
 	     "_EXE alone refused (%s)", err);
