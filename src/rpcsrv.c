@@ -313,6 +313,38 @@ static bool peer_forged(struct rpcsrv *s, const struct drac_addr *peer, const ch
 
 /* ---- UDP ---- */
 
+/* A datagram sent to a broadcast or multicast address, or from an
+ * address that names no host, gets neither an answer nor a grant: every
+ * dracd on the link would answer one forged call (a reflector that
+ * multiplies), and an answer to 0.0.0.0 goes to this host's own ports.
+ * DRAC clients call one server at its unicast address.  For IPv4 the
+ * kernel's answer address (ipi_spec_dst) equals the destination only
+ * when that is a local unicast address. */
+static bool udp_unicast(struct msghdr *rm, const struct drac_addr *peer)
+{
+	struct cmsghdr *cm;
+
+	if (!addr_usable(peer))
+		return false;
+	for (cm = CMSG_FIRSTHDR(rm); cm; cm = CMSG_NXTHDR(rm, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return !IN_MULTICAST(ntohl(pi.ipi_addr.s_addr)) &&
+			       pi.ipi_addr.s_addr != htonl(INADDR_BROADCAST) &&
+			       pi.ipi_spec_dst.s_addr == pi.ipi_addr.s_addr;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return !IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr);
+		}
+	}
+	return true;
+}
+
 /* Build the reply's source address from the call's destination, so a
  * client on a multi-homed server gets its answer from the address it
  * asked (a connected client socket drops anything else). */
@@ -387,6 +419,13 @@ static void rpcsrv_udp_ready(int fd, uint32_t events, void *arg)
 		sa_to_addr(&ss, &peer);
 		if (peer_forged(s, &peer, "datagram"))
 			continue;	/* no reply: it would go to the forged address */
+		if (!udp_unicast(&rm, &peer)) {
+			s->st.not_unicast++;
+			rpcsrv_log(s, 1, "rpc: dropped a datagram from %s: to a broadcast or "
+				   "multicast address, or from no host", addr_fmt(&peer, (char[ADDR_STRLEN]){ 0 },
+								ADDR_STRLEN));
+			continue;
+		}
 		if (rm.msg_flags & MSG_TRUNC)
 			r = sizeof(in); /* longer than any DRAC call: decode refuses */
 		n = rpcsrv_dispatch(s, in, r, &peer, out, sizeof(out));
