@@ -589,6 +589,16 @@ dead:
 	conn_close(c);
 }
 
+/* One source for the connection caps: an IPv4 address, or an IPv6 /64,
+ * since one host holds a whole /64 and could otherwise use a fresh
+ * address for every connection and never reach its share. */
+static bool conn_same_source(const struct drac_addr *a, const struct drac_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return memcmp(a->a, b->a, a->family == AF_INET6 ? 8 : addr_len(a)) == 0;
+}
+
 /* Room for one more connection from peer.  A source over its share loses
  * its own idlest connection; a full table loses the idlest connection of
  * the source holding the most, so one busy (or flooding) allowed host
@@ -600,7 +610,7 @@ static void conn_make_room(struct rpcsrv *s, const struct drac_addr *peer)
 	char pb[ADDR_STRLEN];
 
 	for (c = s->conns; c; c = c->next) {
-		if (!addr_eq(&c->peer, peer))
+		if (!conn_same_source(&c->peer, peer))
 			continue;
 		nmine++;
 		if (!mine || c->last < mine->last)
@@ -613,7 +623,7 @@ static void conn_make_room(struct rpcsrv *s, const struct drac_addr *peer)
 			unsigned n = 0;
 
 			for (struct rpcconn *d = s->conns; d; d = d->next)
-				n += addr_eq(&d->peer, &c->peer);
+				n += conn_same_source(&d->peer, &c->peer);
 			if (n > most || (n == most && c->last < old->last)) {
 				most = n;
 				old = c;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The real dracd's RPC server against a hostile reviewer's callers: calls
 # sent to broadcast and multicast addresses (answered to a forged source
-# by every dracd on the link).  rpcbind and dracd share a
+# by every dracd on the link), and one allowed IPv6 host using many source
+# addresses to get past the per-source TCP connection cap.  rpcbind and dracd share a
 # private mount namespace in the server namespace S; an allowed (A) and a
 # refused (R) client namespace sit on one bridge.
 . "$(dirname "$0")/../lib/t.sh"
@@ -97,6 +98,27 @@ check "198.51.100.4 granted" eventually 2 in_set authed 198.51.100.4
 nu=$(status d1 "d['rpc']['not_unicast']")
 check "the 5 group calls were dropped and counted ($nu)" test "$nu" = 5
 check "and logged" grep -q 'dropped a datagram from 192.0.2.3: to a broadcast' "$W/d1.err"
+stop_dracd
+
+# ---- 2. one allowed host, many IPv6 source addresses ----
+# The per-source cap (16 of 64 connections) is what keeps a busy host
+# from pushing other callers' connections out; with a fresh address per
+# connection it would never apply.  A /64 is one host.
+for i in $(seq 0 79); do ip -n $R addr add "$(printf '2001:db8::1%02x' $i)/64" dev eth0 nodad; done
+start_dracd d3 || { nok "dracd starts for the cap test"; exit 1; }
+inA $PY "$RAW" keep 192.0.2.1 "$PORT" 40 198.51.100. 8 > "$W/keep.out" 2>&1 &
+KPID=$!
+sleep 0.5
+inR timeout 20 $PY "$ATK" churn 2001:db8::1 "$PORT" '2001:db8::1%02x' 70 7 > "$W/churn.out" 2>&1
+wait $KPID
+echo "# attacker: $(tail -1 "$W/churn.out"); allowed caller: $(tail -1 "$W/keep.out")"
+grep '^#' "$W/keep.out" | head -3
+check "the attacker churned connections from 70 addresses ($(tail -1 "$W/churn.out"))" \
+	test "$(awk '/^rounds/ { print $2 }' "$W/churn.out")" -gt 20
+check "the other allowed caller's kept connection survived: every call answered" \
+	grep -qx 'answered 40 of 40' "$W/keep.out"
+ev=$(status d3 "d['rpc']['evicted']")
+check "connections were evicted ($ev)" test "$ev" -gt 0
 stop_dracd
 
 t_done
