@@ -233,16 +233,18 @@ static void rpcsrv_log(struct rpcsrv *s, int warn, const char *fmt, ...)
 		msg_info("%s", line);
 }
 
-/* Addresses that name no single host can never log in. */
+/* Addresses that name no single host can never log in: IPv4's 0/8
+ * ("this host", only a booting host's source), multicast, class E and
+ * broadcast; IPv6 multicast and ::/64, which holds ::, ::1, the
+ * deprecated IPv4-compatible ::a.b.c.d and the translated ::ffff:0:a.b.c.d
+ * (mapped ones were unmapped by now).  No real client has them. */
 static bool addr_usable(const struct drac_addr *a)
 {
-	static const uint8_t zero[16];
+	static const uint8_t zero[8];
 
-	if (memcmp(a->a, zero, addr_len(a)) == 0)
-		return false;
 	if (a->family == AF_INET)
-		return a->a[0] < 224;	/* multicast, class E, broadcast */
-	return a->a[0] != 0xff;		/* multicast */
+		return a->a[0] != 0 && a->a[0] < 224;
+	return a->a[0] != 0xff && memcmp(a->a, zero, 8) != 0;
 }
 
 /* One message in, one reply out (0: none). */
@@ -322,10 +324,12 @@ static bool peer_forged(struct rpcsrv *s, const struct drac_addr *peer, const ch
  * when that is a local unicast address. */
 static bool udp_unicast(struct msghdr *rm, const struct drac_addr *peer)
 {
+	static const uint8_t zero[16];
 	struct cmsghdr *cm;
 
-	if (!addr_usable(peer))
-		return false;
+	if (memcmp(peer->a, zero, addr_len(peer)) == 0 ||
+	    peer->a[0] >= (peer->family == AF_INET ? 224 : 0xff))
+		return false;	/* 0.0.0.0, ::, multicast, broadcast */
 	for (cm = CMSG_FIRSTHDR(rm); cm; cm = CMSG_NXTHDR(rm, cm)) {
 		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;

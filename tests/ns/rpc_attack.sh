@@ -100,7 +100,28 @@ check "the 5 group calls were dropped and counted ($nu)" test "$nu" = 5
 check "and logged" grep -q 'dropped a datagram from 192.0.2.3: to a broadcast' "$W/d1.err"
 stop_dracd
 
-# ---- 2. one allowed host, many IPv6 source addresses ----
+# ---- 2. addresses no client can have, asked for by an allowed host ----
+# ADD_UNKOWN (3) for those that name no host; loopback and DRAC_TRUSTED
+# are declined by the gate (ADD_SUCCESS, as rpc.dracd, but no grant).
+start_dracd d4 -o DRAC_TRUSTED=10.0.0.0/8 || { nok "dracd starts for the address test"; exit 1; }
+printf 'DRAC_CONTROL="%s"\n' "$W/d4.ctl" > "$W/d4.settings"
+inS "$BIN/drac" -c "$W/d4.settings" flush > /dev/null	# earlier sections' grants
+for x in 0.0.0.0 0.1.2.3 255.255.255.255 224.0.0.1 240.0.0.1 ::ffff:0.0.0.0 \
+	::ffff:0.1.2.3 ::ffff:224.0.0.1 :: ff02::1 ::127.0.0.1 ::192.0.2.9 ::ffff:0:c000:209; do
+	out=$(inA $PY "$RAW" udp 192.0.2.1 "$PORT" $x)
+	check "$x is no host: ADD_UNKOWN ($out)" test "$out" = 3
+done
+for x in 127.0.0.1 127.1.2.3 ::ffff:127.0.0.1 ::1 10.1.2.3 ::ffff:10.1.2.3; do
+	inA $PY "$RAW" udp 192.0.2.1 "$PORT" $x > /dev/null
+done
+check "dracd still grants a real address" inA "$BIN/dracauth" -s 192.0.2.1 2001:db8:2::9
+check "2001:db8:2::9 granted" eventually 2 in_set authed6 2001:db8:2::9
+got=$( (inS nft list set inet drac authed; inS nft list set inet drac authed6) |
+	tr -s ' \t,{}=' '\n' | grep -E '^[0-9a-f]*[.:][0-9a-f.:]*$' | grep -vx 2001:db8:2::9 | tr '\n' ' ')
+check "nothing else is in the sets (${got:-none})" test -z "$got"
+stop_dracd
+
+# ---- 3. one allowed host, many IPv6 source addresses ----
 # The per-source cap (16 of 64 connections) is what keeps a busy host
 # from pushing other callers' connections out; with a fresh address per
 # connection it would never apply.  A /64 is one host.
