@@ -585,6 +585,18 @@ static void rpcsrv_conn_ready(int fd, uint32_t events, void *arg)
 				goto dead;
 		}
 	}
+	/* Calls read while the answers piled up wait in c->in; once sent
+	 * answers make room, answer them, or a full c->in with an empty
+	 * c->out would watch for nothing and stall until the idle close
+	 * (a forwarder's burst of pipelined calls did). */
+	for (;;) {
+		size_t before = c->inlen;
+
+		if (conn_flush(c) < 0 || conn_records(c) < 0)
+			goto dead;
+		if (c->inlen == before)
+			break;
+	}
 	if (conn_flush(c) < 0)
 		goto dead;
 	conn_update(c);
