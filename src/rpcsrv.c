@@ -424,10 +424,12 @@ static void rpcsrv_udp_ready(int fd, uint32_t events, void *arg)
 		if (peer_forged(s, &peer, "datagram"))
 			continue;	/* no reply: it would go to the forged address */
 		if (!udp_unicast(&rm, &peer)) {
+			char pb[ADDR_STRLEN];
+
 			s->st.not_unicast++;
 			rpcsrv_log(s, 1, "rpc: dropped a datagram from %s: to a broadcast or "
-				   "multicast address, or from no host", addr_fmt(&peer, (char[ADDR_STRLEN]){ 0 },
-								ADDR_STRLEN));
+				   "multicast address, or from no host",
+				   addr_fmt(&peer, pb, sizeof(pb)));
 			continue;
 		}
 		if (rm.msg_flags & MSG_TRUNC)
