@@ -170,4 +170,46 @@ echo "# forward: $(status a "d['forward']")"
 kill $DPID; wait $DPID 2>/dev/null; DPID=
 stop_dracd
 
+# ---- 5. local users: loopback entries trusted every process here ----
+# "local_users root" in dracd.allow: a caller whose socket is on this
+# host must be root's; other local users get ADD_PERM over UDP and TCP,
+# IPv4 and IPv6, also through the host's own non-loopback address and
+# from a socket closed right after sending.  Remote callers are unchanged.
+NB="setpriv --reuid 65534 --regid 65534 --clear-groups"
+cp "$W/allow" "$W/allow.orig"
+printf '192.0.2.1/32\nlocal_users root\n' >> "$W/allow"
+inS nft flush set inet drac authed 2>/dev/null; inS nft flush set inet drac authed6 2>/dev/null
+start_dracd d6 || { nok "dracd starts with a local_users line"; exit 1; }
+check "root on the server adds over UDP" inS "$BIN/dracauth" -s 127.0.0.1 198.51.100.60
+check "and over TCP to ::1" inS "$BIN/dracauth" -s tcp:::1 2001:db8:6::60
+i=61
+for srv in 127.0.0.1 tcp:127.0.0.1 ::1 tcp:::1 192.0.2.1 tcp:192.0.2.1; do
+	out=$(inS $NB "$BIN/dracauth" -s $srv 198.51.100.$i 2>&1); rc=$?
+	check "nobody's call to $srv is refused (exit $rc: $out)" \
+		bash -c "test $rc -eq 1 && echo '$out' | grep -q 'permission denied'"
+	i=$((i + 1))
+done
+for dst in 127.0.0.1 ::1 192.0.2.1; do	# a socket closed right after sending
+	inS $NB $PY -c "
+import socket, struct, sys
+m = struct.pack('>IIIIII', 7, 0, 2, 900101, 1, 1) + bytes(16) + bytes([198, 51, 100, 70])
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[2] else socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(m, (sys.argv[2], int(sys.argv[1]))); s.close()" "$PORT" $dst
+done
+check "the allowed remote host still adds" inA "$BIN/dracauth" -s 192.0.2.1 198.51.100.71
+check "and over TCP" inA "$BIN/dracauth" -s tcp:2001:db8::1 2001:db8:6::71
+sleep 0.3
+got=$( (inS nft list set inet drac authed; inS nft list set inet drac authed6) |
+	grep -Eo '198\.51\.100\.[0-9]+|2001:db8:6::[0-9]+' | sort | tr '\n' ' ')
+check "granted: root's and the remote host's only ($got)" \
+	test "$got" = "198.51.100.60 198.51.100.71 2001:db8:6::60 2001:db8:6::71 "
+check "the refusals are logged with the uid" grep -q 'local user 65534 is not in' "$W/d6.err"
+stop_dracd
+printf 'local_users nosuchuser\n' > "$W/allow.bad"
+out=$(inS timeout 5 "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/b.db" \
+	-o DRAC_PIDFILE="$W/b.pid" -o DRAC_CONTROL="$W/b.ctl" -o DRAC_RPC=yes \
+	-o DRAC_ALLOW="$W/allow.bad" 2>&1 </dev/null)
+check "an unknown user is an error naming FILE:LINE" grep -q "allow.bad:1: local_users: no user" <<< "$out"
+cp "$W/allow.orig" "$W/allow"
+
 t_done

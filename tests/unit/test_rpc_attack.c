@@ -146,6 +146,37 @@ static void test_decode(void)
 	}
 }
 
+/* "local_users" lines in dracd.allow */
+static void test_local_users(void)
+{
+	struct allowlist *l = NULL;
+	char err[256] = "";
+	const char *f = "127.0.0.1/32\n  local_users root 1001 # the POP server\r\nlocal_users 7\n";
+
+	T_EQ_INT(allow_parse(f, strlen(f), "A", &l, err, sizeof(err)), 0, "local_users parses (%s)", err);
+	T_OK(allow_has_local_users(l), "the list has local_users");
+	T_OK(allow_local_user(l, 0) && allow_local_user(l, 1001) && allow_local_user(l, 7),
+	     "root, 1001 and 7 (two lines add up)");
+	T_OK(!allow_local_user(l, 65534), "nobody is not");
+	T_EQ_INT(allow_count(l), 1, "one address entry");
+	allow_free(l);
+	f = "local_users\n";
+	T_EQ_INT(allow_parse(f, strlen(f), "A", &l, err, sizeof(err)), 0, "an empty local_users line");
+	T_OK(allow_has_local_users(l) && !allow_local_user(l, 0), "allows no local caller");
+	allow_free(l);
+	f = "127.0.0.1/32\n";
+	T_EQ_INT(allow_parse(f, strlen(f), "A", &l, err, sizeof(err)), 0, "no local_users line");
+	T_OK(!allow_has_local_users(l), "any local user, as rpc.dracd");
+	allow_free(l);
+	f = "::1/128\nlocal_users root no_such_user_here\n";
+	T_EQ_INT(allow_parse(f, strlen(f), "A", &l, err, sizeof(err)), -1, "an unknown user");
+	T_EQ_STR(err, "A:2: local_users: no user \"no_such_user_here\"", "named with FILE:LINE");
+	f = "local_usersx root\n";
+	T_EQ_INT(allow_parse(f, strlen(f), "A", &l, err, sizeof(err)), -1, "local_usersx is no keyword");
+	f = "local_users 4294967295\n";
+	T_EQ_INT(allow_parse(f, strlen(f), "A", &l, err, sizeof(err)), -1, "uid -1 is no user");
+}
+
 /* ---- the real server over TCP on loopback ---- */
 
 struct srv {
@@ -368,6 +399,7 @@ int main(void)
 {
 	log_init("test_rpc_attack", LOG_TO_STDERR, 0);
 	test_decode();
+	test_local_users();
 	test_tcp();
 	return T_DONE();
 }
