@@ -1,6 +1,7 @@
 /* allow.c - parse dracd.allow and check RPC callers against it */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@ struct allowlist {
 	struct allow_entry *e;
 	size_t n, cap;
 	bool defaulted;
+	uint32_t *uids;		/* local_users: owners local callers may have */
+	size_t nuids;
+	bool local_users;	/* a local_users line was given */
 };
 
 static int allow_add(struct allowlist *l, const struct allow_entry *e)
@@ -46,6 +50,7 @@ void allow_free(struct allowlist *l)
 	if (!l)
 		return;
 	free(l->e);
+	free(l->uids);
 	free(l);
 }
 
@@ -174,6 +179,71 @@ static int allow_line(const char *s, size_t len, struct allow_entry *e,
 	return 0;
 }
 
+/* "local_users NAME|UID..." (s without the keyword): the owners a caller
+ * on this host must have.  Names are resolved now, so a typo is an error
+ * at start, not a refusal at the first call.  -1 with reason. */
+static int allow_users(struct allowlist *l, const char *s, size_t len, char *why, size_t whylen)
+{
+	size_t i = 0;
+
+	l->local_users = true;
+	while (i < len && s[i] != '#') {
+		char w[64], *end;
+		size_t k = i;
+		unsigned long v;
+		uint32_t *p;
+
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r') {
+			i++;
+			continue;
+		}
+		while (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '#')
+			i++;
+		if (allow_word(s + k, i - k, w, sizeof(w)) < 0) {
+			snprintf(why, whylen, "user name too long");
+			return -1;
+		}
+		errno = 0;
+		v = strtoul(w, &end, 10);
+		if (*w >= '0' && *w <= '9' && !*end && !errno && v < 0xffffffffu) {
+			/* a uid */
+		} else {
+			struct passwd *pw = getpwnam(w);
+
+			if (!pw) {
+				snprintf(why, whylen, "local_users: no user \"%s\"", w);
+				return -1;
+			}
+			v = pw->pw_uid;
+		}
+		p = realloc(l->uids, (l->nuids + 1) * sizeof(*p));
+		if (!p) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		l->uids = p;
+		l->uids[l->nuids++] = v;
+	}
+	return 0;
+}
+
+/* The line's first word is "local_users". */
+static bool allow_is_users(const char *s, size_t n, size_t *kw_end)
+{
+	static const char kw[] = "local_users";
+	size_t i = 0;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (n - i < sizeof(kw) - 1 || memcmp(s + i, kw, sizeof(kw) - 1) != 0)
+		return false;
+	i += sizeof(kw) - 1;
+	if (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '#')
+		return false;
+	*kw_end = i;
+	return true;
+}
+
 int allow_parse(const char *buf, size_t len, const char *name,
 		struct allowlist **out, char *err, size_t errlen)
 {
@@ -202,6 +272,17 @@ int allow_parse(const char *buf, size_t len, const char *name,
 		if (memchr(s, '\0', n)) {
 			snprintf(err, errlen, "%s:%u: NUL byte in line", name, lineno);
 			goto bad;
+		}
+		{
+			size_t kw;
+
+			if (allow_is_users(s, n, &kw)) {
+				if (allow_users(l, s + kw, n - kw, why, sizeof(why)) < 0) {
+					snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
+					goto bad;
+				}
+				continue;
+			}
 		}
 		rc = allow_line(s, n, &e, why, sizeof(why));
 		if (rc < 0) {
@@ -315,4 +396,17 @@ size_t allow_count(const struct allowlist *l)
 bool allow_defaulted(const struct allowlist *l)
 {
 	return l && l->defaulted;
+}
+
+bool allow_has_local_users(const struct allowlist *l)
+{
+	return l && l->local_users;
+}
+
+bool allow_local_user(const struct allowlist *l, uint32_t uid)
+{
+	for (size_t i = 0; l && i < l->nuids; i++)
+		if (l->uids[i] == uid)
+			return true;
+	return false;
 }

@@ -7,6 +7,7 @@
  *	ffff:ffff:ffff:ffff:: 2001:db8::	the same for IPv6
  *	192.0.2.0/24			CIDR form, IPv4 or IPv6
  *	2001:db8::/64
+ *	local_users root dovecot 1001	owners a caller on this host must have
  *
  * A caller matches a line when (caller & mask) == addr, as in rpc.dracd.
  * Masks need not be contiguous.  An IPv4-mapped IPv6 caller
@@ -41,6 +42,11 @@ bool allow_check(const struct allowlist *l, const struct drac_addr *caller);
 size_t allow_count(const struct allowlist *l);
 /* True when the list is the default because the file was missing. */
 bool allow_defaulted(const struct allowlist *l);
+/* "local_users NAME|UID...": a caller whose socket is on this host may
+ * add only when its owner is listed.  Without the line, any local user
+ * may (as in rpc.dracd). */
+bool allow_has_local_users(const struct allowlist *l);
+bool allow_local_user(const struct allowlist *l, uint32_t uid);
 void allow_free(struct allowlist *l);
 
 #endif

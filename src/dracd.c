@@ -497,7 +497,8 @@ static void status_json(void *arg, FILE *f)
 		json_u64(f, "malformed", rs->malformed, true);
 		json_u64(f, "forged", rs->forged, true);
 		json_u64(f, "conn_refused", rs->conn_refused, true);
-		json_u64(f, "evicted", rs->evicted, false);
+		json_u64(f, "evicted", rs->evicted, true);
+		json_u64(f, "not_unicast", rs->not_unicast, false);
 		fputs("}", f);
 	}
 	if (d->fwd) {

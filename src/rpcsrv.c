@@ -1,6 +1,7 @@
 /* rpcsrv.c - DRAC RPC server: UDP and TCP in the event loop, messages
  * decoded here with bounds, callers checked against dracd.allow */
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "allow.h"
 #include "dracauth.h"
 #include "log.h"
+#include "peeruid.h"
 #include "rpcsrv.h"
 
 /* RFC 5531 numbers, named here so they cannot clash with libtirpc's. */
@@ -38,10 +40,18 @@ enum {
 #define RPC_UDP_BATCH	64
 #define RPC_LOG_PER_SEC	10
 
+/* Where a call came from, for the local_users check. */
+struct rpcorigin {
+	int proto;			/* IPPROTO_UDP or IPPROTO_TCP */
+	struct sockaddr_storage local, peer;
+	bool on_lo;			/* UDP: arrived over the loopback interface */
+};
+
 struct rpcconn {
 	struct rpcsrv *s;
 	int fd;
 	struct drac_addr peer;
+	struct rpcorigin origin;
 	uint64_t last;
 	size_t inlen, outlen;
 	struct rpcconn *next, **pprev;
@@ -57,6 +67,7 @@ struct rpcsrv {
 	void *grant_arg;
 	int udp[2], tcp[2];	/* [0] IPv4, [1] IPv6; -1 when absent */
 	uint16_t port;
+	unsigned lo_ifindex;
 	bool registered;
 	struct rpcconn *conns;
 	unsigned nconns;
@@ -233,22 +244,48 @@ static void rpcsrv_log(struct rpcsrv *s, int warn, const char *fmt, ...)
 		msg_info("%s", line);
 }
 
-/* Addresses that name no single host can never log in. */
+/* Addresses that name no single host can never log in: IPv4's 0/8
+ * ("this host", only a booting host's source), multicast, class E and
+ * broadcast; IPv6 multicast and ::/64, which holds ::, ::1, the
+ * deprecated IPv4-compatible ::a.b.c.d and the translated ::ffff:0:a.b.c.d
+ * (mapped ones were unmapped by now).  No real client has them. */
 static bool addr_usable(const struct drac_addr *a)
 {
-	static const uint8_t zero[16];
+	static const uint8_t zero[8];
 
-	if (memcmp(a->a, zero, addr_len(a)) == 0)
-		return false;
 	if (a->family == AF_INET)
-		return a->a[0] < 224;	/* multicast, class E, broadcast */
-	return a->a[0] != 0xff;		/* multicast */
+		return a->a[0] != 0 && a->a[0] < 224;
+	return a->a[0] != 0xff && memcmp(a->a, zero, 8) != 0;
+}
+
+/* A caller on this host passes when dracd.allow names no local_users or
+ * its socket's owner is one of them.  A caller is on this host when its
+ * address is one of the host's (asked first, so a remote caller's port
+ * can never be taken for a local socket's).  *uid: that owner, or -1. */
+static bool local_user_ok(const struct rpcsrv *s, const struct rpcorigin *o,
+			  const struct drac_addr *peer, long *uid)
+{
+	uint32_t u;
+
+	*uid = -1;
+	if (!allow_has_local_users(s->allow))
+		return true;
+	if (!o->on_lo && !addr_is_loopback(peer) && peeruid_is_local(&o->peer) == 0)
+		return true;	/* another host */
+	/* Not found: a sender that closed its UDP socket at once; an
+	 * error: doubt.  Neither grants. */
+	if (peeruid_lookup(o->proto, &o->local, &o->peer, &u) != 1)
+		return false;
+	*uid = u;
+	return allow_local_user(s->allow, u);
 }
 
 /* One message in, one reply out (0: none). */
 static size_t rpcsrv_dispatch(struct rpcsrv *s, const uint8_t *in, size_t len,
-			      const struct drac_addr *peer, uint8_t *out, size_t outlen)
+			      const struct drac_addr *peer, const struct rpcorigin *o,
+			      uint8_t *out, size_t outlen)
 {
+	long uid;
 	struct rpc_call c;
 	int v = rpc_call_decode(in, len, &c);
 	uint32_t result = ADD_SUCCESS;
@@ -272,6 +309,11 @@ static size_t rpcsrv_dispatch(struct rpcsrv *s, const uint8_t *in, size_t len,
 			result = ADD_PERM;
 			rpcsrv_log(s, 1, "rpc: refused to add %s for %s: caller not in %s",
 				   ab, pb, s->allow_path);
+		} else if (!local_user_ok(s, o, peer, &uid)) {
+			s->st.refused++;
+			result = ADD_PERM;
+			rpcsrv_log(s, 1, "rpc: refused to add %s for %s: local user %ld is not in "
+				   "%s's local_users", ab, pb, uid, s->allow_path);
 		} else if (!addr_usable(&c.addr)) {
 			s->st.ignored++;
 			result = ADD_UNKOWN;
@@ -312,6 +354,72 @@ static bool peer_forged(struct rpcsrv *s, const struct drac_addr *peer, const ch
 }
 
 /* ---- UDP ---- */
+
+/* A datagram sent to a broadcast or multicast address, or from an
+ * address that names no host, gets neither an answer nor a grant: every
+ * dracd on the link would answer one forged call (a reflector that
+ * multiplies), and an answer to 0.0.0.0 goes to this host's own ports.
+ * DRAC clients call one server at its unicast address.  For IPv4 the
+ * kernel's answer address (ipi_spec_dst) equals the destination only
+ * when that is a local unicast address. */
+static bool udp_unicast(struct msghdr *rm, const struct drac_addr *peer)
+{
+	static const uint8_t zero[16];
+	struct cmsghdr *cm;
+
+	if (memcmp(peer->a, zero, addr_len(peer)) == 0 ||
+	    peer->a[0] >= (peer->family == AF_INET ? 224 : 0xff))
+		return false;	/* 0.0.0.0, ::, multicast, broadcast */
+	for (cm = CMSG_FIRSTHDR(rm); cm; cm = CMSG_NXTHDR(rm, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return !IN_MULTICAST(ntohl(pi.ipi_addr.s_addr)) &&
+			       pi.ipi_addr.s_addr != htonl(INADDR_BROADCAST) &&
+			       pi.ipi_spec_dst.s_addr == pi.ipi_addr.s_addr;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return !IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr);
+		}
+	}
+	return true;
+}
+
+/* The datagram's two ends and whether it came over loopback. */
+static void udp_origin(const struct rpcsrv *s, struct msghdr *rm,
+		       const struct sockaddr_storage *peer, struct rpcorigin *o)
+{
+	struct cmsghdr *cm;
+
+	memset(o, 0, sizeof(*o));
+	o->proto = IPPROTO_UDP;
+	o->peer = *peer;
+	o->local.ss_family = peer->ss_family;
+	for (cm = CMSG_FIRSTHDR(rm); cm; cm = CMSG_NXTHDR(rm, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			struct sockaddr_in *l = (struct sockaddr_in *)&o->local;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			l->sin_addr = pi.ipi_addr;
+			l->sin_port = htons(s->port);
+			o->on_lo = (unsigned)pi.ipi_ifindex == s->lo_ifindex;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			struct sockaddr_in6 *l = (struct sockaddr_in6 *)&o->local;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			l->sin6_addr = pi.ipi6_addr;
+			l->sin6_port = htons(s->port);
+			o->on_lo = pi.ipi6_ifindex == s->lo_ifindex;
+		}
+	}
+}
 
 /* Build the reply's source address from the call's destination, so a
  * client on a multi-homed server gets its answer from the address it
@@ -371,6 +479,7 @@ static void rpcsrv_udp_ready(int fd, uint32_t events, void *arg)
 			.msg_control = rc.b, .msg_controllen = sizeof(rc.b),
 		}, sm;
 		struct drac_addr peer;
+		struct rpcorigin o;
 		ssize_t r = recvmsg(fd, &rm, MSG_DONTWAIT);
 		size_t n;
 
@@ -387,9 +496,19 @@ static void rpcsrv_udp_ready(int fd, uint32_t events, void *arg)
 		sa_to_addr(&ss, &peer);
 		if (peer_forged(s, &peer, "datagram"))
 			continue;	/* no reply: it would go to the forged address */
+		if (!udp_unicast(&rm, &peer)) {
+			char pb[ADDR_STRLEN];
+
+			s->st.not_unicast++;
+			rpcsrv_log(s, 1, "rpc: dropped a datagram from %s: to a broadcast or "
+				   "multicast address, or from no host",
+				   addr_fmt(&peer, pb, sizeof(pb)));
+			continue;
+		}
 		if (rm.msg_flags & MSG_TRUNC)
 			r = sizeof(in); /* longer than any DRAC call: decode refuses */
-		n = rpcsrv_dispatch(s, in, r, &peer, out, sizeof(out));
+		udp_origin(s, &rm, &ss, &o);
+		n = rpcsrv_dispatch(s, in, r, &peer, &o, out, sizeof(out));
 		if (!n)
 			continue;
 		oiov.iov_base = out;
@@ -483,7 +602,7 @@ static int conn_records(struct rpcconn *c)
 			p += 4 + flen;
 		}
 		pos = p;
-		n = rpcsrv_dispatch(s, rec, rlen, &c->peer, c->out + c->outlen + 4,
+		n = rpcsrv_dispatch(s, rec, rlen, &c->peer, &c->origin, c->out + c->outlen + 4,
 				    sizeof(c->out) - c->outlen - 4);
 		if (n) {
 			put32(c->out + c->outlen, 0x80000000u | n);
@@ -542,12 +661,34 @@ static void rpcsrv_conn_ready(int fd, uint32_t events, void *arg)
 				goto dead;
 		}
 	}
+	/* Calls read while the answers piled up wait in c->in; once sent
+	 * answers make room, answer them, or a full c->in with an empty
+	 * c->out would watch for nothing and stall until the idle close
+	 * (a forwarder's burst of pipelined calls did). */
+	for (;;) {
+		size_t before = c->inlen;
+
+		if (conn_flush(c) < 0 || conn_records(c) < 0)
+			goto dead;
+		if (c->inlen == before)
+			break;
+	}
 	if (conn_flush(c) < 0)
 		goto dead;
 	conn_update(c);
 	return;
 dead:
 	conn_close(c);
+}
+
+/* One source for the connection caps: an IPv4 address, or an IPv6 /64,
+ * since one host holds a whole /64 and could otherwise use a fresh
+ * address for every connection and never reach its share. */
+static bool conn_same_source(const struct drac_addr *a, const struct drac_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return memcmp(a->a, b->a, a->family == AF_INET6 ? 8 : addr_len(a)) == 0;
 }
 
 /* Room for one more connection from peer.  A source over its share loses
@@ -561,7 +702,7 @@ static void conn_make_room(struct rpcsrv *s, const struct drac_addr *peer)
 	char pb[ADDR_STRLEN];
 
 	for (c = s->conns; c; c = c->next) {
-		if (!addr_eq(&c->peer, peer))
+		if (!conn_same_source(&c->peer, peer))
 			continue;
 		nmine++;
 		if (!mine || c->last < mine->last)
@@ -574,7 +715,7 @@ static void conn_make_room(struct rpcsrv *s, const struct drac_addr *peer)
 			unsigned n = 0;
 
 			for (struct rpcconn *d = s->conns; d; d = d->next)
-				n += addr_eq(&d->peer, &c->peer);
+				n += conn_same_source(&d->peer, &c->peer);
 			if (n > most || (n == most && c->last < old->last)) {
 				most = n;
 				old = c;
@@ -634,6 +775,11 @@ static void rpcsrv_accept(int fd, uint32_t events, void *arg)
 		c->fd = cfd;
 		c->last = loop_now();
 		c->peer = peer;
+		c->origin.proto = IPPROTO_TCP;
+		c->origin.peer = ss;
+		sl = sizeof(c->origin.local);
+		if (getsockname(cfd, (struct sockaddr *)&c->origin.local, &sl) < 0)
+			c->origin.local.ss_family = AF_UNSPEC;	/* lookup fails: no grant */
 		if (loop_add_fd(s->loop, cfd, EPOLLIN, rpcsrv_conn_ready, c) < 0) {
 			s->st.errors++;
 			close(cfd);
@@ -893,6 +1039,7 @@ struct rpcsrv *rpcsrv_new_opts(struct loop *l, const struct rpcsrv_opts *o,
 	s->grant = grant;
 	s->grant_arg = grant_arg;
 	s->udp[0] = s->udp[1] = s->tcp[0] = s->tcp[1] = -1;
+	s->lo_ifindex = if_nametoindex("lo");
 	s->allow_path = strdup(o->allow_path ? o->allow_path : ALLOW_PATH);
 	if (!s->allow_path)
 		goto bad;

@@ -43,6 +43,7 @@ struct rpcsrv_stats {
 	uint64_t forged;	/* IPv4-mapped sources on IPv6 sockets: dropped */
 	uint64_t conn_refused;	/* tcp connections from callers not allowed */
 	uint64_t evicted;	/* tcp connections closed to make room */
+	uint64_t not_unicast;	/* datagrams to broadcast/multicast or from 0.0.0.0: dropped */
 };
 
 struct rpcsrv_opts {
