@@ -40,6 +40,10 @@ static void put32(uint8_t *b, uint32_t v)
 static uint8_t opts[40];
 static size_t optlen;
 static int bad_csum;
+/* Checksum field = the pseudo-header sum only (CHECKSUM_PARTIAL form),
+ * and the urgent pointer, for the next packets built. */
+static int partial_csum;
+static unsigned urgent_ptr;
 
 /* IP + TCP (with opts) from src to dst; returns the packet length. */
 static size_t build(uint8_t *b, int family, const char *src, const char *dst,
@@ -76,9 +80,20 @@ static size_t build(uint8_t *b, int family, const char *src, const char *dst,
 	memcpy(t + 20, opts, optlen);
 	if (dlen)
 		memcpy(t + th, data, dlen);
+	put16(t + 18, urgent_ptr);
 	pkt_csum_fill(family, b, ip + th + dlen);
 	if (bad_csum)
 		t[16] ^= 0x5a;
+	if (partial_csum) {
+		uint32_t sum = 6 + (uint32_t)(th + dlen);
+		size_t a = family == AF_INET ? 12 : 8, n = family == AF_INET ? 8 : 32;
+
+		for (size_t i = 0; i < n; i += 2)
+			sum += (uint32_t)(b[a + i] << 8 | b[a + i + 1]);
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		put16(t + 16, sum);
+	}
 	return ip + th + dlen;
 }
 
@@ -922,6 +937,218 @@ static void test_paws(int family)
 	flow_free(ft);
 }
 
+/* The attacker's findings (branch attack, FINDINGS.md rounds 3-7):
+ * a decoy (the login, wrong password) and a hidden copy (harmless
+ * commands the server answers +OK), same range and length, where our
+ * judgement of one of them differs from Linux's.  Whatever we judge,
+ * the two copies differ: no grant, in either order. */
+enum kind { K_PLAIN, K_PAWS, K_PARTIAL, K_MD5BAD, K_ACKOLD, K_BADSUM, K_DSTDROP, K_WRAP };
+
+static uint32_t syn_ts;
+
+static void ts_opt(uint32_t v)
+{
+	memset(opts, 1, 12);
+	opts[2] = 8, opts[3] = 10;
+	put32(opts + 4, v);
+	put32(opts + 8, 0);
+	optlen = 12;
+}
+
+/* One client segment at seq in the given form. */
+static void c_kind(struct conn *c, enum kind k, uint32_t seq, const char *d)
+{
+	static uint8_t b[2000];
+	size_t n;
+
+	ts_opt(k == K_PAWS ? syn_ts + 0x80000000u : k == K_WRAP ? syn_ts + 0x7f800001u : syn_ts);
+	if (k == K_MD5BAD) {
+		opts[12] = 19, opts[13] = 4, opts[14] = opts[15] = 0;
+		optlen = 16;
+	}
+	bad_csum = k == K_BADSUM;
+	partial_csum = k == K_PARTIAL;
+	if (k == K_ACKOLD)
+		c->sseq -= 0x40000000u;
+	if (k != K_DSTDROP) {
+		c_raw(c, seq, TCP_ACK | TCP_PSH, d, strlen(d));
+	} else {
+		/* a destination option of type 0x9e: "discard" */
+		n = build(b, AF_INET6, c->client, c->server, c->cport, c->sport, seq, c->sseq,
+			  TCP_ACK | TCP_PSH, d, strlen(d));
+		memmove(b + 48, b + 40, n - 40);
+		b[6] = 60;
+		b[40] = 6, b[41] = 0, b[42] = 0x9e, b[43] = 4;
+		memset(b + 44, 0, 4);
+		put16(b + 4, n - 40 + 8);
+		deliver(c, false, n + 8, b);
+	}
+	if (k == K_ACKOLD)
+		c->sseq += 0x40000000u;
+	bad_csum = partial_csum = 0;
+	ts_opt(syn_ts);
+}
+
+static int decoy_hidden(int family, uint16_t port, enum kind decoy, enum kind hidden, int rev)
+{
+	struct flow_table *ft = table(16, IDLE);
+	struct conn c = conn(ft, family, POP3, port);
+	static const char dec[] = "PASS secret\r\n", hid[] = "USER xxxxxx\r\n";
+	uint32_t seq;
+	int r;
+
+	syn_ts = hidden == K_PAWS ? 0 : 1000;
+	ts_opt(syn_ts);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	seq = c.cseq;
+	if (!rev)
+		c_kind(&c, decoy, seq, dec);
+	c_kind(&c, hidden, seq, hid);
+	if (rev)
+		c_kind(&c, decoy, seq, dec);
+	c.cseq += 13;
+	r = s_send(&c, "+OK\r\n") + c.grants;
+	T_EQ_INT(flow_stats(ft)->conflicts, 1, "%s: decoy %d hidden %d %s: conflict counted", fam(family),
+		 decoy, hidden, rev ? "rev" : "fwd");
+	optlen = 0;
+	flow_free(ft);
+	return r;
+}
+
+static void test_findings(int family)
+{
+	static const struct {
+		const char *name;
+		enum kind decoy, hidden;
+		int rev;
+	} f[] = {
+		{ "1 A:old:paws0:rev", K_PLAIN, K_PAWS, 1 },
+		{ "2 A:partial:paws0:fwd", K_PARTIAL, K_PAWS, 0 },
+		{ "2 A:md5bad:paws0:fwd", K_MD5BAD, K_PAWS, 0 },
+		{ "2 A:ackold:paws0:fwd", K_ACKOLD, K_PAWS, 0 },
+		{ "3 A:old:vnet:rev", K_PLAIN, K_BADSUM, 1 },
+		{ "3 A:vnet fwd", K_PLAIN, K_BADSUM, 0 },
+		{ "4 A:dstdrop:paws0:fwd", K_DSTDROP, K_PAWS, 0 },
+		{ "6 A:stale:pawswrap:fwd", K_PLAIN, K_WRAP, 0 },
+		{ "6 A:old:pawswrap:rev", K_PLAIN, K_WRAP, 1 },
+		{ "A:partial:badsum:rev", K_PARTIAL, K_BADSUM, 1 },
+		{ "A:ackold:pawswrap:rev", K_ACKOLD, K_WRAP, 1 },
+	};
+	struct flow_table *ft;
+	struct conn c;
+	uint32_t seq;
+	static char line[12000];
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (f[i].decoy == K_DSTDROP && family != AF_INET6)
+			continue;
+		T_EQ_INT(decoy_hidden(family, (uint16_t)(46000 + i), f[i].decoy, f[i].hidden, f[i].rev), 0,
+			 "%s: finding %s: no grant", fam(family), f[i].name);
+	}
+
+	/* 5: URG spray.  Window scale 7: segments far ahead in the
+	 * window, beyond any dialogue, with one urgent byte each, change
+	 * nothing; an urgent pointer into the dialogue ends it. */
+	ft = table(16, IDLE);
+	c = conn(ft, family, POP3, 46100);
+	opts[0] = 1, opts[1] = 3, opts[2] = 3, opts[3] = 7;
+	optlen = 4;
+	handshake(&c);
+	optlen = 0;
+	s_send(&c, "+OK ready\r\n");
+	c_send(&c, "USER bob\r\n");
+	s_send(&c, "+OK\r\n");
+	urgent_ptr = 1;
+	for (uint32_t k = 1; k <= 64; k++)
+		c_raw(&c, c.cseq + 9000 + k * 100000, TCP_ACK | TCP_URG, "z", 1);
+	urgent_ptr = 0;
+	c_send(&c, "PASS secret\r\n");
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: finding 5: URG spray beyond the dialogue: grant",
+		 fam(family));
+	c = conn(ft, family, POP3, 46101);
+	pop3_upto_pass(&c);
+	urgent_ptr = 200;
+	c_raw(&c, c.cseq + 5, TCP_ACK | TCP_URG, NULL, 0);
+	urgent_ptr = 0;
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "%s: urgent pointer into the dialogue: no grant",
+		 fam(family));
+	flow_free(ft);
+
+	/* The decoy after the server's positive answer: the server took
+	 * its copy before answering, and that copy passed the tap first
+	 * (one NFLOG group, in order, losses counted), so the grant was
+	 * made on the bytes it read. */
+	ft = table(16, IDLE);
+	c = conn(ft, family, POP3, 46200);
+	pop3_upto_pass(&c);
+	seq = c.cseq - 13;
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: real login grants", fam(family));
+	c_raw(&c, seq, TCP_ACK, "PASS xxxxxx\r\n", 13);
+	T_EQ_INT(c.grants, 1, "%s: a late other copy changes nothing", fam(family));
+
+	/* Hidden first, answered by the server, then the decoy as an "old"
+	 * retransmission before the next answer. */
+	c = conn(ft, family, POP3, 46201);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	seq = c.cseq;
+	bad_csum = 1;
+	c_send(&c, "USER bob\r\n");
+	bad_csum = 0;
+	s_send(&c, "+OK\r\n");
+	c_raw(&c, seq, TCP_ACK, "PASS sec\r\n", 10);
+	c_send(&c, "PASS secret\r\n");
+	s_send(&c, "+OK Logged in.\r\n");
+	T_EQ_INT(c.grants, 0, "%s: hidden first, other bytes after the server's answer: no grant",
+		 fam(family));
+
+	/* Truncated copies: beyond the dialogue harmless, inside it fatal. */
+	c = conn(ft, family, POP3, 46202);
+	pop3_upto_pass(&c);
+	{
+		static uint8_t b[9000];
+		static char big[9000];
+		size_t n;
+
+		memset(big, 'x', sizeof(big));
+		n = build(b, family, c.client, c.server, c.cport, c.sport, c.cseq + 20000, c.sseq, TCP_ACK,
+			  big, 5000);
+		flow_packet(ft, family, 0, b, 4096, c.now, NULL);
+		T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "%s: truncated copy beyond the dialogue: grant",
+			 fam(family));
+		c = conn(ft, family, POP3, 46203);
+		pop3_upto_pass(&c);
+		n = build(b, family, c.client, c.server, c.cport, c.sport, c.cseq + 10, c.sseq, TCP_ACK, big,
+			  5000);
+		(void)n;
+		flow_packet(ft, family, 0, b, 4096, c.now, NULL);
+		T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "%s: truncated copy inside the dialogue: no grant",
+			 fam(family));
+	}
+	flow_free(ft);
+
+	/* A dialogue longer than what is kept grants nothing. */
+	ft = table(16, IDLE);
+	c = conn(ft, family, POP3, 46300);
+	handshake(&c);
+	s_send(&c, "+OK ready\r\n");
+	for (size_t k = 0; k + 10 < sizeof(line); k += 10)
+		memcpy(line + k, "USER bob\r\n", 10);
+	line[sizeof(line) / 10 * 10 - 10] = 0;
+	for (size_t k = 0; line[k]; k += 10) {
+		c_raw(&c, c.cseq, TCP_ACK, line + k, 10);
+		c.cseq += 10;
+		s_send(&c, "+OK\r\n");
+	}
+	c_send(&c, "PASS secret\r\n");
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "%s: 12 KB before the login: no grant", fam(family));
+	T_EQ_INT(flow_stats(ft)->overflow, 1, "%s: counted as overflow", fam(family));
+	flow_free(ft);
+}
+
 /* What we cannot read but the kernel may take: no grant to that client. */
 static void test_unknown(int family)
 {
@@ -1013,6 +1240,7 @@ int main(void)
 		test_discarded(fams[i]);
 		test_blind(fams[i]);
 		test_paws(fams[i]);
+		test_findings(fams[i]);
 		test_unknown(fams[i]);
 		test_done(fams[i]);
 	}
