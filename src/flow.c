@@ -4,21 +4,30 @@
  * The tap sees packets before the server's TCP has judged them, so a
  * client can show us bytes the server drops and then send other bytes
  * at the same sequence (Ptacek and Newsham's insertion and evasion).
- * Two rules keep us on the server's side of that:
- *  - a client segment is dropped here only where Linux certainly drops
- *    it (bad checksum, TCP-MD5 without a key, no ACK, wholly old or far
- *    beyond any window it can have offered, an ACK of unsent bytes, a
- *    timestamp far older than the SYN's); everything else is taken.
- *  - whatever we took that the server did not is caught when the bytes
- *    it really took arrive for the same sequence range: every client
- *    byte before the decision is compared with what we kept (FLOW_KEEP),
- *    and a range we cannot compare, a hole, a truncated copy or a server
- *    ACK beyond what we saw ends the flow without a grant.
- * So a dropped-only-here segment cannot hide bytes, and a spoofed one
- * Linux ignores (RST or FIN out of sequence, a SYN, data out of window)
- * cannot end a live session.  The table is one array reserved at
- * flow_new, a keyed hash over the 4-tuple, and three LRU lists for
- * eviction.
+ * Emulating the server's verdict is an arms race (its state is more
+ * than we see: ts_recent moved by pure ACKs we skip, checksums a local
+ * neighbour's skb carries as trusted, options this kernel rejects), so
+ * the verdict decides nothing about bytes:
+ *  - every client byte from the ISN to the login decision is kept, and
+ *    every copy that reaches the tap is compared with it, whatever its
+ *    checksum, flags, options, timestamp, window or ACK field; two
+ *    different strings for one range end the flow without a grant.
+ *    The server can only have read one of the copies we saw: a copy it
+ *    took passed the input hook, in the same NFLOG group and before
+ *    its answer at the output hook (a loss is seen as a sequence gap).
+ *  - what we cannot compare (a copy cut by the snap length, a packet we
+ *    cannot parse, fragments, a server ACK beyond the bytes we saw, a
+ *    dialogue longer than STREAM_MAX) ends it without a grant too.
+ *  - the machine reads the kept bytes in order, whichever copy came
+ *    first; the verdict only says whether an RST, FIN or SYN ends the
+ *    flow (RFC 5961), so a spoof Linux ignores cannot end a session,
+ *    and segments that cannot touch the dialogue (wholly before the
+ *    ISN, or beyond STREAM_MAX) are ignored: a blind spray hits the
+ *    dialogue once in 2^32 / STREAM_MAX tries.
+ * The table is one array reserved at flow_new, a keyed hash over the
+ * 4-tuple, and three LRU lists for eviction; the kept bytes are a
+ * buffer per flow that grows from 256 bytes and is freed at the
+ * decision.
  */
 #include <errno.h>
 #include <stddef.h>
