@@ -54,9 +54,11 @@
 /* The first buffer a flow gets; it doubles up to STREAM_MAX as bytes
  * further on arrive. */
 #define STREAM_MIN 256
-/* All flows' buffers together: a flow that would go past it grants
- * nothing (counted under overflow). */
-#define STREAM_BUDGET_MIN (64u << 20)
+/* All flows' buffers beyond their first STREAM_MIN together: a flow
+ * that would go past it grants nothing (counted under overflow).  The
+ * first buffers are bounded by max_flows, so connections that hold
+ * big buffers cannot keep ordinary logins from being read. */
+#define STREAM_BUDGET (64u << 20)
 /* An IPv6 fragment can wait this long in the server's reassembly queue
  * (ip6frag_time): the bytes it completes are bytes we never saw. */
 #define TAINT_MS 60000
@@ -130,7 +132,7 @@ struct flow_table {
 	uint32_t used, free, count; /* high-water mark, free list, live */
 	struct flow_lru lru[L_COUNT];
 	uint32_t epoch;
-	size_t sbytes, sbudget; /* stream buffers: in use, allowed */
+	size_t sbytes, sbig; /* stream buffers: in use, of that beyond STREAM_MIN each */
 	/* Sources that sent fragments or unreadable packets: TAINT_WAYS
 	 * exact entries per slot, and when all are taken by live others,
 	 * the whole slot (last time + 1). */
@@ -266,6 +268,7 @@ static void stream_free(struct flow_table *ft, struct flow *f)
 	if (!f->sbuf)
 		return;
 	ft->sbytes -= stream_size(f->scap);
+	ft->sbig -= stream_size(f->scap) - stream_size(STREAM_MIN);
 	free(f->sbuf);
 	f->sbuf = NULL;
 	f->scap = 0;
@@ -282,7 +285,9 @@ static bool stream_grow(struct flow_table *ft, struct flow *f, uint32_t need)
 		cap <<= 1;
 	if (cap == f->scap)
 		return true;
-	if (ft->sbytes - (f->sbuf ? stream_size(f->scap) : 0) + stream_size(cap) > ft->sbudget)
+	if (cap > STREAM_MIN &&
+	    ft->sbig - (f->sbuf ? stream_size(f->scap) - stream_size(STREAM_MIN) : 0) +
+			    stream_size(cap) - stream_size(STREAM_MIN) > STREAM_BUDGET)
 		return false;
 	b = malloc(stream_size(cap));
 	if (!b)
@@ -296,6 +301,7 @@ static bool stream_grow(struct flow_table *ft, struct flow *f, uint32_t need)
 	f->sbuf = b;
 	f->scap = (uint16_t)cap;
 	ft->sbytes += stream_size(cap);
+	ft->sbig += stream_size(cap) - stream_size(STREAM_MIN);
 	return true;
 }
 
@@ -1085,8 +1091,6 @@ struct flow_table *flow_new(const struct flow_config *cfg)
 		ft->lru[l].head = ft->lru[l].tail = NIL;
 	seed(ft->key);
 	ft->md5_drops = md5_probe();
-	/* Room for every flow's first buffer, and then some. */
-	ft->sbudget = STREAM_BUDGET_MIN + (size_t)cfg->max_flows * stream_size(STREAM_MIN);
 	return ft;
 }
 

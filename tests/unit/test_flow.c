@@ -1149,6 +1149,29 @@ static void test_findings(int family)
 	flow_free(ft);
 }
 
+/* Connections holding big buffers of kept bytes (a byte far into the
+ * dialogue each) run into the budget; ordinary logins still grant. */
+static void test_budget(void)
+{
+	struct flow_table *ft = table(9000, IDLE);
+	const struct flow_stats *st = flow_stats(ft);
+	struct conn c;
+	unsigned i;
+
+	for (i = 0; i < 8000; i++) {
+		c = conn(ft, AF_INET, POP3, (uint16_t)(20000 + i));
+		handshake(&c);
+		c_raw(&c, c.cseq + 8000, TCP_ACK, "x", 1);
+	}
+	T_EQ_INT(st->overflow > 0 && st->overflow < 1000, 1, "budget: %llu big buffers refused",
+		 (unsigned long long)st->overflow);
+	c = conn(ft, AF_INET, POP3, 30000);
+	pop3_upto_pass(&c);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "budget: an ordinary login still grants");
+	T_EQ_INT(flow_memory(ft) < 80u << 20, 1, "budget: memory bounded (%zu bytes)", flow_memory(ft));
+	flow_free(ft);
+}
+
 /* What we cannot read but the kernel may take: no grant to that client. */
 static void test_unknown(int family)
 {
@@ -1245,5 +1268,6 @@ int main(void)
 		test_done(fams[i]);
 	}
 	test_config();
+	test_budget();
 	return T_DONE();
 }
