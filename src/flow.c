@@ -594,10 +594,13 @@ static bool stream_store(struct flow_table *ft, struct flow *f, const struct pkt
 	const uint8_t *d;
 	uint8_t *have;
 
-	/* The urgent byte leaves the server's in-line stream wherever the
-	 * pointer puts it: pointing into the dialogue ends it. */
+	/* The urgent byte leaves the server's in-line stream.  The kernel
+	 * reads the pointer only of a segment in its window, and points
+	 * forward from the segment: one that touches the dialogue ends it.
+	 * (Counting the pointer's reach too would let a blind spray with
+	 * pointers of 65535 hit nine times as often.) */
 	if ((p->flags & TCP_URG) &&
-	    stream_clip(f, p->seq, (p->seglen > p->urp ? p->seglen : p->urp) + 1, &lo, &hi, &skip)) {
+	    stream_clip(f, p->seq, p->seglen ? p->seglen : 1, &lo, &hi, &skip)) {
 		flow_abort(ft, f, urgent);
 		return true;
 	}
