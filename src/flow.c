@@ -4,21 +4,30 @@
  * The tap sees packets before the server's TCP has judged them, so a
  * client can show us bytes the server drops and then send other bytes
  * at the same sequence (Ptacek and Newsham's insertion and evasion).
- * Two rules keep us on the server's side of that:
- *  - a client segment is dropped here only where Linux certainly drops
- *    it (bad checksum, TCP-MD5 without a key, no ACK, wholly old or far
- *    beyond any window it can have offered, an ACK of unsent bytes, a
- *    timestamp far older than the SYN's); everything else is taken.
- *  - whatever we took that the server did not is caught when the bytes
- *    it really took arrive for the same sequence range: every client
- *    byte before the decision is compared with what we kept (FLOW_KEEP),
- *    and a range we cannot compare, a hole, a truncated copy or a server
- *    ACK beyond what we saw ends the flow without a grant.
- * So a dropped-only-here segment cannot hide bytes, and a spoofed one
- * Linux ignores (RST or FIN out of sequence, a SYN, data out of window)
- * cannot end a live session.  The table is one array reserved at
- * flow_new, a keyed hash over the 4-tuple, and three LRU lists for
- * eviction.
+ * Emulating the server's verdict is an arms race (its state is more
+ * than we see: ts_recent moved by pure ACKs we skip, checksums a local
+ * neighbour's skb carries as trusted, options this kernel rejects), so
+ * the verdict decides nothing about bytes:
+ *  - every client byte from the ISN to the login decision is kept, and
+ *    every copy that reaches the tap is compared with it, whatever its
+ *    checksum, flags, options, timestamp, window or ACK field; two
+ *    different strings for one range end the flow without a grant.
+ *    The server can only have read one of the copies we saw: a copy it
+ *    took passed the input hook, in the same NFLOG group and before
+ *    its answer at the output hook (a loss is seen as a sequence gap).
+ *  - what we cannot compare (a copy cut by the snap length, a packet we
+ *    cannot parse, fragments, a server ACK beyond the bytes we saw, a
+ *    dialogue longer than STREAM_MAX) ends it without a grant too.
+ *  - the machine reads the kept bytes in order, whichever copy came
+ *    first; the verdict only says whether an RST, FIN or SYN ends the
+ *    flow (RFC 5961), so a spoof Linux ignores cannot end a session,
+ *    and segments that cannot touch the dialogue (wholly before the
+ *    ISN, or beyond STREAM_MAX) are ignored: a blind spray hits the
+ *    dialogue once in 2^32 / STREAM_MAX tries.
+ * The table is one array reserved at flow_new, a keyed hash over the
+ * 4-tuple, and three LRU lists for eviction; the kept bytes are a
+ * buffer per flow that grows from 256 bytes and is freed at the
+ * decision.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -38,8 +47,18 @@
 #include "pop3.h"
 #include "proto.h"
 
-/* Client bytes kept for comparing retransmits; a power of two. */
-#define FLOW_KEEP 256
+/* Client bytes kept from the ISN to the login decision, so that every
+ * copy of every byte can be compared: a dialogue longer than this before
+ * the decision grants nothing.  A power of two, at most 32768. */
+#define STREAM_MAX 8192
+/* The first buffer a flow gets; it doubles up to STREAM_MAX as bytes
+ * further on arrive. */
+#define STREAM_MIN 256
+/* All flows' buffers beyond their first STREAM_MIN together: a flow
+ * that would go past it grants nothing (counted under overflow).  The
+ * first buffers are bounded by max_flows, so connections that hold
+ * big buffers cannot keep ordinary logins from being read. */
+#define STREAM_BUDGET (64u << 20)
 /* An IPv6 fragment can wait this long in the server's reassembly queue
  * (ip6frag_time): the bytes it completes are bytes we never saw. */
 #define TAINT_MS 60000
@@ -74,16 +93,14 @@ struct flow {
 	uint32_t hnext;      /* bucket chain, or free list */
 	uint32_t prev, next; /* LRU list */
 	uint8_t state, list, proto, carried;
-	uint16_t ckept;      /* valid bytes in ring */
+	uint16_t scap;       /* bytes sbuf holds (0: none yet) */
 	uint8_t pend;        /* a client SYN with pisn awaits the server's answer */
-	uint8_t ooo;         /* client bytes wait in the server's out-of-order queue */
 	uint8_t ts_ok;       /* both SYNs carried timestamps: PAWS applies */
 	uint8_t c_ts;        /* the client's SYN carried one */
 	uint8_t c_ws;        /* window scale of the client's SYN, or PKT_NO_WSCALE */
 	uint8_t s_ws;        /* scale the server applies to its window (0: none) */
 	uint32_t ts_syn;     /* the SYN's timestamp */
 	uint32_t pisn;
-	uint32_t ooo_seq;    /* the lowest sequence number among them */
 	uint32_t sack;       /* highest ACK the server sent: its rcv_wup is no lower */
 	uint64_t done_ms;    /* last flow_config.done call */
 	uint64_t pend_ms;    /* when the pending SYN came */
@@ -91,7 +108,11 @@ struct flow {
 	uint32_t sisn, snext; /* server */
 	uint32_t epoch;      /* ft->epoch at SYN: capture losses since? */
 	uint64_t born_ms, last_ms;
-	uint8_t ring[FLOW_KEEP]; /* client byte at seq s sits at s % FLOW_KEEP */
+	/* The client's bytes by offset from cisn + 1: scap bytes, then
+	 * scap / 8 bytes of bits saying which of them we have seen.  The
+	 * first copy seen of a byte is kept; every later copy must equal
+	 * it.  Freed when the flow is finished. */
+	uint8_t *sbuf;
 	union {
 		struct pop3 pop3;
 		struct imap imap;
@@ -111,6 +132,7 @@ struct flow_table {
 	uint32_t used, free, count; /* high-water mark, free list, live */
 	struct flow_lru lru[L_COUNT];
 	uint32_t epoch;
+	size_t sbytes, sbig; /* stream buffers: in use, of that beyond STREAM_MIN each */
 	/* Sources that sent fragments or unreadable packets: TAINT_WAYS
 	 * exact entries per slot, and when all are taken by live others,
 	 * the whole slot (last time + 1). */
@@ -234,6 +256,55 @@ static void lru_move(struct flow_table *ft, struct flow *f, int list)
 	lru_append(ft, f, list);
 }
 
+/* Client stream buffers */
+
+static size_t stream_size(unsigned cap)
+{
+	return (size_t)cap + cap / 8;
+}
+
+static void stream_free(struct flow_table *ft, struct flow *f)
+{
+	if (!f->sbuf)
+		return;
+	ft->sbytes -= stream_size(f->scap);
+	ft->sbig -= stream_size(f->scap) - stream_size(STREAM_MIN);
+	free(f->sbuf);
+	f->sbuf = NULL;
+	f->scap = 0;
+}
+
+/* Room for offsets below need (<= STREAM_MAX); false when the budget
+ * or memory is short. */
+static bool stream_grow(struct flow_table *ft, struct flow *f, uint32_t need)
+{
+	unsigned cap = f->scap ? f->scap : STREAM_MIN;
+	uint8_t *b;
+
+	while (cap < need)
+		cap <<= 1;
+	if (cap == f->scap)
+		return true;
+	if (cap > STREAM_MIN &&
+	    ft->sbig - (f->sbuf ? stream_size(f->scap) - stream_size(STREAM_MIN) : 0) +
+			    stream_size(cap) - stream_size(STREAM_MIN) > STREAM_BUDGET)
+		return false;
+	b = malloc(stream_size(cap));
+	if (!b)
+		return false;
+	memset(b + cap, 0, cap / 8);
+	if (f->sbuf) {
+		memcpy(b, f->sbuf, f->scap);
+		memcpy(b + cap, f->sbuf + f->scap, f->scap / 8);
+	}
+	stream_free(ft, f);
+	f->sbuf = b;
+	f->scap = (uint16_t)cap;
+	ft->sbytes += stream_size(cap);
+	ft->sbig += stream_size(cap) - stream_size(STREAM_MIN);
+	return true;
+}
+
 /* The table */
 
 static void key_make(struct flow_key *k, int family, const struct drac_addr *client,
@@ -270,6 +341,7 @@ static void flow_remove(struct flow_table *ft, struct flow *f)
 		pp = &ft->e[*pp].hnext;
 	*pp = f->hnext;
 	lru_unlink(ft, f);
+	stream_free(ft, f);
 	f->hnext = ft->free;
 	ft->free = idx;
 	ft->count--;
@@ -383,6 +455,7 @@ static void flow_tell_done(struct flow_table *ft, struct flow *f, uint64_t now_m
 static void flow_finish(struct flow_table *ft, struct flow *f)
 {
 	f->state = ST_DONE;
+	stream_free(ft, f);
 	lru_move(ft, f, L_DONE);
 	flow_tell_done(ft, f, f->last_ms);
 }
@@ -477,11 +550,128 @@ static inline bool seq_before(uint32_t a, uint32_t b)
 /* What flow_client decided about a segment besides its bytes. */
 enum { C_KEEP, C_CLOSE };
 
-/* Does Linux's TCP certainly drop this client segment of an open flow?
- * The order follows tcp_v4_rcv and tcp_rcv_established; each test is
- * one where our knowledge bounds the kernel's state from the safe side
- * (sack <= rcv_wup, cnext >= rcv_nxt unless a gap shows, snext ==
- * snd_nxt).  Returns 0 or the counter it was discarded under (nonzero). */
+/* Where [seq, seq + len) meets the kept stream [cisn + 1, cisn + 1 +
+ * STREAM_MAX): offsets *lo .. *hi, the first *skip bytes of the range
+ * lying before the connection's first byte.  False when they do not
+ * meet (len 0, wholly before the first byte, or wholly beyond what a
+ * login dialogue may reach). */
+static bool stream_clip(const struct flow *f, uint32_t seq, size_t len, uint32_t *lo,
+			uint32_t *hi, uint32_t *skip)
+{
+	uint32_t o = seq - (f->cisn + 1);
+
+	if (!len || len > 0x7fffffff)
+		return false;
+	*skip = 0;
+	if ((int32_t)o < 0) {
+		*skip = -o;
+		if (*skip >= len)
+			return false;
+		o = 0;
+	} else if (o >= STREAM_MAX) {
+		return false;
+	}
+	*lo = o;
+	*hi = o + (uint32_t)(len - *skip) < STREAM_MAX ? o + (uint32_t)(len - *skip) : STREAM_MAX;
+	return true;
+}
+
+/* Every client segment's bytes, whatever the server's TCP will make of
+ * the segment: the first copy of a byte is kept, any other copy must be
+ * the same, or the flow never grants.  So no judgement of ours about
+ * which copy the server took (checksum, options, timestamps, window,
+ * flags: Linux's verdict depends on state we cannot see) can make us
+ * read other bytes than the server did.  Returns true when the flow
+ * ended. */
+static bool stream_store(struct flow_table *ft, struct flow *f, const struct pkt *p)
+{
+	uint32_t lo, hi, skip, tlo, thi, tskip, o;
+	const uint8_t *d;
+	uint8_t *have;
+
+	/* The urgent byte leaves the server's in-line stream.  The kernel
+	 * reads the pointer only of a segment in its window, and points
+	 * forward from the segment: one that touches the dialogue ends it.
+	 * (Counting the pointer's reach too would let a blind spray with
+	 * pointers of 65535 hit nine times as often.) */
+	if ((p->flags & TCP_URG) &&
+	    stream_clip(f, p->seq, p->seglen ? p->seglen : 1, &lo, &hi, &skip)) {
+		flow_abort(ft, f, urgent);
+		return true;
+	}
+	if (!stream_clip(f, p->seq, p->seglen, &lo, &hi, &skip))
+		return false;
+	/* Bytes of the dialogue we cannot compare. */
+	if (p->datalen < p->seglen &&
+	    stream_clip(f, p->seq + (uint32_t)p->datalen, p->seglen - p->datalen, &tlo, &thi, &tskip)) {
+		flow_abort(ft, f, truncated);
+		return true;
+	}
+	if (!stream_grow(ft, f, hi)) {
+		flow_abort(ft, f, overflow);
+		return true;
+	}
+	d = p->data + skip;
+	have = f->sbuf + f->scap;
+	for (o = lo; o < hi; o++, d++) {
+		/* Eight at a time where the bits agree. */
+		if (o % 8 == 0 && hi - o >= 8 && (have[o / 8] == 0 || have[o / 8] == 0xff)) {
+			if (have[o / 8] == 0) {
+				memcpy(f->sbuf + o, d, 8);
+				have[o / 8] = 0xff;
+			} else if (memcmp(f->sbuf + o, d, 8) != 0) {
+				flow_abort(ft, f, conflicts);
+				return true;
+			}
+			o += 7, d += 7;
+			continue;
+		}
+		if (have[o / 8] >> (o % 8) & 1) {
+			if (f->sbuf[o] != *d) {
+				flow_abort(ft, f, conflicts);
+				return true;
+			}
+		} else {
+			f->sbuf[o] = *d;
+			have[o / 8] |= (uint8_t)(1u << (o % 8));
+		}
+	}
+	return false;
+}
+
+/* Hand the machine the kept bytes from cnext on, as far as they run
+ * without a hole.  Whichever copy came first: all copies agree. */
+static int stream_feed(struct flow_table *ft, struct flow *f)
+{
+	uint32_t from = f->cnext - (f->cisn + 1), to = from;
+
+	while (to < f->scap) {
+		uint8_t bits = f->sbuf[f->scap + to / 8];
+
+		if (to % 8 == 0 && bits == 0xff)
+			to += 8;
+		else if (bits >> (to % 8) & 1)
+			to++;
+		else
+			break;
+	}
+	if (to == from)
+		return 0;
+	if (to >= STREAM_MAX) {
+		/* No decision within STREAM_MAX bytes. */
+		flow_abort(ft, f, overflow);
+		return 0;
+	}
+	f->cnext += to - from;
+	return flow_feed(ft, f, DIR_TO_SERVER, f->sbuf + from, to - from);
+}
+
+/* Would Linux's TCP certainly drop this client segment of an open flow?
+ * This decides only whether an RST, FIN or SYN can end the flow, never
+ * what bytes we read.  The order follows tcp_v4_rcv and
+ * tcp_rcv_established; each test is one where our knowledge bounds the
+ * kernel's state from the safe side (sack <= rcv_wup, snext ==
+ * snd_nxt).  Returns 0 or the counter it was discarded under. */
 static int client_drops(struct flow_table *ft, const struct flow *f, const struct pkt *p)
 {
 	uint32_t end = p->seq + (uint32_t)p->seglen + !!(p->flags & TCP_FIN);
@@ -497,8 +687,7 @@ static int client_drops(struct flow_table *ft, const struct flow *f, const struc
 		return flow_discard(ft, paws);
 	/* tcp_sequence: starting past the right edge of the largest window
 	 * the server can have offered, or wholly before the connection's
-	 * first byte.  (Old bytes inside the connection are compared with
-	 * what we kept instead: two strings for one range never grant.) */
+	 * first byte. */
 	if (seq_after(p->seq, f->cnext + maxwin) ||
 	    (end != p->seq && !seq_after(end, f->cisn + 1)))
 		return flow_discard(ft, window);
@@ -513,21 +702,26 @@ static int client_drops(struct flow_table *ft, const struct flow *f, const struc
 
 static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *p, int *close)
 {
-	uint32_t back, old, n, i, keep;
-	size_t len = p->datalen;
+	uint32_t was = f->cnext;
+	int granted;
 
 	*close = C_KEEP;
+	if (f->state != ST_SYN && f->state != ST_OPEN)
+		return 0;
+	/* Bytes first, before any judgement of the segment. */
+	if ((p->seglen || (p->flags & TCP_URG)) && stream_store(ft, f, p))
+		return 0;
 	if (f->state == ST_SYN) {
 		/* Before the SYN-ACK only an exact RST can matter; data
-		 * then is dropped by the server too. */
+		 * then is dropped by the server too (kept, to compare). */
 		if ((p->flags & TCP_RST) && p->seq == f->cnext && p->csum != CSUM_BAD)
 			*close = C_CLOSE;
 		return 0;
 	}
-	if (f->state != ST_OPEN)
-		return 0;
+	if (!(p->flags & (TCP_RST | TCP_SYN | TCP_FIN)))
+		return stream_feed(ft, f);
 	if (client_drops(ft, f, p))
-		return 0;
+		return stream_feed(ft, f);
 	/* RFC 5961 3.2: only an RST exactly at rcv_nxt resets; any other
 	 * in the window draws a challenge ACK. */
 	if (p->flags & TCP_RST) {
@@ -542,66 +736,14 @@ static int flow_client(struct flow_table *ft, struct flow *f, const struct pkt *
 		flow_discard(ft, syn_ignored);
 		return 0;
 	}
-	/* From here on the server may take these bytes: whatever we cannot
-	 * compare with what we took before ends the flow. */
-	if (p->truncated) {
-		flow_abort(ft, f, truncated);
-		return 0;
-	}
-	/* The urgent byte leaves the server's in-line stream. */
-	if ((p->flags & TCP_URG) && len) {
-		flow_abort(ft, f, urgent);
-		return 0;
-	}
-	if (seq_after(p->seq, f->cnext)) {
-		/* Maybe in the window, past a hole: the server queues it out
-		 * of order, and takes it if the hole is ever filled up to it.
-		 * Until then it changes nothing (a blind spoof far ahead
-		 * cannot end the session). */
-		if (p->seglen || (p->flags & TCP_FIN)) {
-			if (!f->ooo || seq_before(p->seq, f->ooo_seq))
-				f->ooo_seq = p->seq;
-			f->ooo = 1;
-		}
-		return 0;
-	}
-	back = f->cnext - p->seq;
-	old = back < len ? back : (uint32_t)len;
-	if (old) {
-		if (back > f->ckept) {
-			flow_abort(ft, f, conflicts);
-			return 0;
-		}
-		for (i = 0; i < old; i++) {
-			if (p->data[i] != f->ring[(p->seq + i) & (FLOW_KEEP - 1)]) {
-				flow_abort(ft, f, conflicts);
-				return 0;
-			}
-		}
-	}
-	n = (uint32_t)len - old;
-	/* A FIN counts where it sits: right after the new bytes, at the
-	 * sequence the server expects next. */
-	if ((p->flags & TCP_FIN) && back <= len) {
+	granted = stream_feed(ft, f);
+	/* A FIN counts where it sits: right after the segment's bytes, at
+	 * the sequence the server expects next. */
+	if (!seq_after(p->seq, was) && !seq_before(p->seq + (uint32_t)p->seglen, was))
 		*close = C_CLOSE;
-	} else if (p->flags & TCP_FIN) {
+	else
 		flow_discard(ft, fin_ignored);
-	}
-	if (!n)
-		return 0;
-	/* The hole before queued bytes is filled: they join the stream
-	 * and we never parsed them.  (Wholly covered ones would be dropped,
-	 * but we keep only where the first starts.) */
-	if (f->ooo && !seq_before(f->cnext + n, f->ooo_seq)) {
-		flow_abort(ft, f, gaps);
-		return 0;
-	}
-	keep = n < FLOW_KEEP ? n : FLOW_KEEP;
-	for (i = n - keep; i < n; i++)
-		f->ring[(f->cnext + i) & (FLOW_KEEP - 1)] = p->data[old + i];
-	f->cnext += n;
-	f->ckept = f->ckept + keep < FLOW_KEEP ? f->ckept + keep : FLOW_KEEP;
-	return flow_feed(ft, f, DIR_TO_SERVER, p->data + old, n);
+	return granted;
 }
 
 /* A new connection on this 4-tuple (the server answered a new SYN):
@@ -613,7 +755,8 @@ static void flow_restart(struct flow_table *ft, struct flow *f, const struct pkt
 	uint8_t list = f->list, proto = f->proto;
 	uint64_t born = f->last_ms;
 
-	memset(f, 0, offsetof(struct flow, ring));
+	stream_free(ft, f);
+	memset(f, 0, offsetof(struct flow, sbuf));
 	f->key = k;
 	f->hash = hash, f->hnext = hnext, f->prev = prev, f->next = next, f->list = list;
 	f->proto = proto;
@@ -664,7 +807,13 @@ static int flow_server(struct flow_table *ft, struct flow *f, const struct pkt *
 		return 0;
 	}
 	if (p->flags & TCP_ACK) {
-		/* The server acknowledges client bytes we never saw. */
+		/* The server acknowledges client bytes we never saw.  (Kept
+		 * bytes not fed yet, sent before the SYN-ACK, go first.) */
+		if (seq_after(p->ack, f->cnext)) {
+			stream_feed(ft, f);
+			if (f->state != ST_OPEN)
+				return 0;
+		}
 		if (seq_after(p->ack, f->cnext)) {
 			flow_abort(ft, f, gaps);
 			return 0;
@@ -803,13 +952,15 @@ int flow_packet(struct flow_table *ft, int family, unsigned how, const uint8_t *
 	key_make(&k, family, client, cport, server, sport);
 	h = key_hash(ft, &k);
 
-	/* The checksum is summed only for what the client sends to a
-	 * tracked flow (or a SYN): the server's own packets are not yet
-	 * summed at the output hook.  The local stack fills in checksums
+	/* The checksum is summed only where a judgement uses it: a SYN,
+	 * or an RST or FIN the client sends to a tracked flow (bytes are
+	 * compared whatever their checksum; the server's own packets are
+	 * not yet summed at the output hook).  The local stack fills in checksums
 	 * late (CHECKSUM_PARTIAL): on loopback only a local process can
 	 * have sent one in that form. */
 	idx = flow_lookup(ft, &k, h);
-	if (!outgoing && ((p.flags & TCP_SYN) || (idx != NIL && ft->e[idx].state != ST_DONE))) {
+	if (!outgoing && (p.flags & (TCP_SYN | TCP_RST | TCP_FIN)) &&
+	    ((p.flags & TCP_SYN) || (idx != NIL && ft->e[idx].state != ST_DONE))) {
 		pkt_verify(&p, family, pkt);
 		if (p.csum == CSUM_PARTIAL && (how & FLOW_LOCAL))
 			p.csum = CSUM_OK;
@@ -965,6 +1116,9 @@ void flow_free(struct flow_table *ft)
 {
 	if (!ft)
 		return;
+	if (ft->e)
+		for (uint32_t i = 0; i < ft->used; i++)
+			free(ft->e[i].sbuf);
 	free(ft->buckets);
 	free(ft->e);
 	free(ft);
@@ -988,5 +1142,5 @@ size_t flow_entry_size(void)
 size_t flow_memory(const struct flow_table *ft)
 {
 	return sizeof(*ft) + ((size_t)ft->mask + 1) * sizeof(*ft->buckets) +
-	       (size_t)ft->count * sizeof(struct flow);
+	       (size_t)ft->count * sizeof(struct flow) + ft->sbytes;
 }

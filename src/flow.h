@@ -2,15 +2,16 @@
  * POP3/IMAP machines
  *
  * A flow exists only from the client's SYN on; both byte streams reach
- * the machine in sequence order, exactly once.  Each client segment is
- * judged as Linux's TCP would judge it (checksum, flags, options,
- * window, PAWS, RFC 5961 for RST and SYN): one it would drop is ignored
- * and changes nothing; one where its verdict could differ from ours
- * makes the stream uncertain, and an uncertain stream never grants.
- * Anything that would make the bytes we saw differ from the bytes the
- * server got (a gap, a retransmit with other bytes, a truncated capture,
- * fragments, unreadable packets, lost capture packets) ends the flow
- * without a grant.
+ * the machine in sequence order, exactly once.  Every client byte from
+ * the ISN to the login decision (at most 8 KB) is kept, and every copy
+ * of it that reaches the tap, whatever its checksum, options, flags,
+ * timestamp or ACK field, must be the same: two byte strings for one
+ * range never grant.  Our judgement of a segment as Linux's TCP would
+ * make it (RFC 5961 and the rest) only decides whether an RST, FIN or
+ * SYN ends the flow.  Anything that would make the bytes we saw differ
+ * from the bytes the server got (a gap, a truncated capture, fragments,
+ * unreadable packets, lost capture packets, an urgent pointer into the
+ * dialogue) ends the flow without a grant.
  */
 #ifndef DRAC_FLOW_H
 #define DRAC_FLOW_H
@@ -64,22 +65,23 @@ struct flow_stats {
 	uint64_t evicted;   /* pushed out by a new flow when the table was full */
 	uint64_t expired;   /* idle past idle_ms */
 	uint64_t gaps;      /* bytes missing before a segment, or acked by the server but never seen */
-	uint64_t conflicts; /* retransmit with other bytes, too old to check, SYN-ACK for another ISN */
-	uint64_t overflow;  /* machine ran out of room */
+	uint64_t conflicts; /* two copies of a client byte differ, SYN-ACK for another ISN */
+	uint64_t overflow;  /* machine ran out of room, or 8 KB of dialogue without a decision */
 	uint64_t aborted;   /* flows ended without grant for any reason but a clean DONE */
 	uint64_t tls;       /* STLS / STARTTLS: inspection stopped */
 	uint64_t grants;
 	/* more detail */
 	uint64_t midstream; /* payload for a connection never seen opening */
 	uint64_t fragments; /* IP fragments (their source is tainted for a while) */
-	uint64_t truncated; /* flows aborted because the capture was cut short */
-	uint64_t urgent;    /* flows aborted on urgent data (the server would not see that byte in line) */
+	uint64_t truncated; /* flows aborted because a copy of dialogue bytes was cut short */
+	uint64_t urgent;    /* flows aborted on an urgent pointer into the dialogue (that byte leaves the line) */
 	uint64_t syntax;    /* machine aborted: bytes that fit no rule, or unmatched answers */
 	uint64_t done;      /* machine finished without grant: logout, PREAUTH, ... */
 	uint64_t refused;   /* login seen but not granted: capture loss or fragments since the SYN */
 	uint64_t closed;    /* ended by FIN or RST */
 	uint64_t replaced;  /* a new SYN with another ISN took over a 4-tuple */
-	/* client segments the server's TCP drops: ignored, flow unchanged */
+	/* client RST, FIN and SYN segments the server's TCP drops: they do
+	 * not end the flow (their bytes are compared all the same) */
 	uint64_t discarded;  /* every one of the kinds below */
 	uint64_t bad_csum;   /* checksum wrong */
 	uint64_t no_ack;     /* payload or FIN without ACK */
@@ -124,7 +126,8 @@ size_t flow_count(const struct flow_table *ft);
 /* Bytes in use: the table's fixed part plus one entry per live flow.
  * Entries are reserved (not touched) for max_flows at flow_new. */
 size_t flow_memory(const struct flow_table *ft);
-/* Bytes one flow costs. */
+/* Bytes one flow costs, besides its client bytes until the decision
+ * (256 bytes and up, freed at the decision; counted in flow_memory). */
 size_t flow_entry_size(void);
 
 #endif

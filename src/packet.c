@@ -258,6 +258,7 @@ static enum pkt_result parse(struct pkt *p, int family, const uint8_t *buf, size
 	p->ack = get32(t + 8);
 	p->flags = t[13];
 	p->win = get16(t + 14);
+	p->urp = get16(t + 18);
 	p->truncated = l4->captured < l4->claimed;
 	p->seglen = l4->claimed - doff;
 	p->l4off = l4->off;

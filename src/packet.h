@@ -44,6 +44,7 @@ struct pkt {
 	bool truncated;      /* the capture ended before the IP datagram did */
 	bool ports;          /* sport/dport are filled (also on PKT_MALFORMED) */
 	uint16_t win;        /* window field as sent (unscaled) */
+	uint16_t urp;        /* urgent pointer field (meaningful with TCP_URG) */
 	uint8_t csum;        /* enum pkt_csum */
 	/* TCP options, read with the rules of Linux's tcp_parse_options:
 	 * a bad length ends the walk, sizes must be exact. */

@@ -6,8 +6,10 @@
  * open and carry data) rather than a raw packet; bits 3-4: clock step;
  * bit 5: run flow_expire; bits 6 and 7 together: flow_lost; bit 7 alone:
  * the packet came in on loopback.  Recipe port byte: bits 0-1 the port,
- * bit 6 spoils the checksum, bit 7 takes the first 12 payload bytes as
- * TCP options (timestamps, MD5, window scale...). */
+ * bit 4 sets the urgent pointer to the ack delta byte times 64, bit 5
+ * multiplies the sequence delta by 128 (reaching past the 8 KB of kept
+ * dialogue), bit 6 spoils the checksum, bit 7 takes the first 12
+ * payload bytes as TCP options (timestamps, MD5, window scale...). */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,7 +72,7 @@ static size_t recipe(uint8_t *b, bool out, bool v6, const uint8_t *r, size_t n)
 		memcpy(b + 12, out ? saddr : caddr, 4);
 		memcpy(b + 16, out ? caddr : saddr, 4);
 	}
-	seq = (out ? sseq[i] : cseq[i]) + (int8_t)r[2];
+	seq = (out ? sseq[i] : cseq[i]) + (uint32_t)((int8_t)r[2] * (r[1] & 0x20 ? 128 : 1));
 	ack = (out ? cseq[i] : sseq[i]) + (int8_t)r[3];
 	put16(t, out ? sport : cport);
 	put16(t + 2, out ? cport : sport);
@@ -78,6 +80,8 @@ static size_t recipe(uint8_t *b, bool out, bool v6, const uint8_t *r, size_t n)
 	put32(t + 8, ack);
 	t[12] = (uint8_t)(th / 4) << 4;
 	t[13] = r[4];
+	if (r[1] & 0x10)
+		put16(t + 18, (unsigned)r[3] << 6);
 	memcpy(t + 20, r + 5, th - 20);
 	memcpy(t + th, r + 5 + (th - 20), dl);
 	pkt_csum_fill(v6 ? AF_INET6 : AF_INET, b, ip + th + dl);
@@ -119,8 +123,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, plen;
 	unsigned i;
 
-	if (!ft)
+	static size_t empty;
+
+	if (!ft) {
 		ft = flow_new(&cfg);
+		empty = flow_memory(ft);
+	}
 	for (i = 0; i < NCONN; i++) {
 		cseq[i] = 1000u * i - (i == 3 ? 2000u : 0); /* conn 3 wraps */
 		sseq[i] = 7000000u * i;
@@ -162,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Start every input from an empty table. */
 	flow_expire(ft, now + 1000000);
-	if (flow_count(ft) != 0)
+	if (flow_count(ft) != 0 || flow_memory(ft) != empty)
 		abort();
 	return 0;
 }

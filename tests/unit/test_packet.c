@@ -373,6 +373,10 @@ static void test_csum_options(void)
 	T_EQ_INT(pkt_parse(&p, AF_INET, buf, 20 + t), PKT_OK, "options parse");
 	T_OK(p.ts && p.tsval == 0x01020304 && p.tsecr == 0x05060708, "timestamp read");
 	T_EQ_INT(p.wscale, 7, "window scale read");
+	put16(buf + 20 + 18, 0x1234);
+	pkt_parse(&p, AF_INET, buf, 20 + t);
+	T_EQ_INT(p.urp, 0x1234, "urgent pointer read");
+	put16(buf + 20 + 18, 0);
 	T_OK(p.md5 && !p.ao, "TCP-MD5 seen");
 	o[16] = 17; /* a kind 19 of the wrong size is not a signature to Linux */
 	o[15 + 17] = 0;
