@@ -713,7 +713,13 @@ def sc_c_retrans_far(c, proto):
         read_answers(c, proto, 0, None, need=5)
     else:
         c.lines_until(r"^p1 OK")
-    bad = bytes(p[:10]).replace(b"u", b"v").replace(b"a", b"b")
+    # Flip one letter's case in the first 10 bytes: "USER x" (POP3) and
+    # "p0 ID (\"x\"" (IMAP) both hold a letter, so the copies really
+    # differ (a replace of letters the text lacks changed nothing).
+    first = bytes(p[:10])
+    i = next(k for k, ch in enumerate(first) if chr(ch).isalpha())
+    bad = first[:i] + bytes([first[i] ^ 0x20]) + first[i + 1:]
+    assert bad != first
     c.send(c.tcp(data=bad, seq=s))
     c.settle(0.05)
     c.data(HONEST[proto])
