@@ -72,7 +72,7 @@ struct flow_stats {
 	uint64_t grants;
 	/* more detail */
 	uint64_t midstream; /* payload for a connection never seen opening */
-	uint64_t fragments; /* IP fragments (their source is tainted for a while) */
+	uint64_t fragments; /* IP fragments (an IPv6 first one taints its 4-tuple, others their source, for a while) */
 	uint64_t truncated; /* flows aborted because a copy of dialogue bytes was cut short */
 	uint64_t urgent;    /* flows aborted on an urgent pointer into the dialogue (that byte leaves the line) */
 	uint64_t syntax;    /* machine aborted: bytes that fit no rule, or unmatched answers */

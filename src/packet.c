@@ -68,10 +68,11 @@ static enum pkt_result parse_ip4(struct pkt *p, const uint8_t *b, size_t len,
  * is at least 8 bytes, so the capture bounds the walk.  What we cannot
  * follow (cut by the snap length, a routing header still to be obeyed,
  * a jumbogram) is PKT_UNKNOWN: the kernel may still hand it to TCP. */
-static enum pkt_result parse_ip6(struct pkt *p, const uint8_t *b, size_t len,
-				 struct l4 *l4)
+static enum pkt_result walk_ip6(struct pkt *p, const uint8_t *b, size_t len,
+				struct l4 *l4, bool *first)
 {
 	size_t end, cap, off = 40, hl;
+	uint16_t fo;
 	uint8_t nh;
 
 	if (len < 40 || b[0] >> 4 != 6)
@@ -122,9 +123,19 @@ static enum pkt_result parse_ip6(struct pkt *p, const uint8_t *b, size_t len,
 				return PKT_UNKNOWN;
 			/* Offset or more-fragments set: a real fragment.
 			 * Both clear: an atomic fragment (RFC 6946), which
-			 * the receiver treats as a whole packet. */
-			if (get16(b + off + 2) & 0xfff9)
-				return PKT_FRAGMENT;
+			 * the receiver treats as a whole packet.  A first
+			 * fragment's chain goes on to the ports; a second
+			 * real fragment header in it is not followed. */
+			fo = get16(b + off + 2);
+			if (fo & 0xfff9) {
+				if (*first)
+					return PKT_FRAGMENT;
+				if (fo & 0xfff8) {
+					p->frag_later = true;
+					return PKT_FRAGMENT;
+				}
+				*first = true;
+			}
 			hl = 8;
 			break;
 		default: /* ESP, no-next-header, UDP, ICMPv6, unknown */
@@ -137,6 +148,25 @@ static enum pkt_result parse_ip6(struct pkt *p, const uint8_t *b, size_t len,
 		if (off > cap)
 			return PKT_UNKNOWN;
 	}
+}
+
+static enum pkt_result parse_ip6(struct pkt *p, const uint8_t *b, size_t len,
+				 struct l4 *l4)
+{
+	bool first = false;
+	enum pkt_result r = walk_ip6(p, b, len, l4, &first);
+
+	if (!first)
+		return r;
+	/* A first fragment: only its ports are read (the segment is
+	 * judged whole or not at all), and only when the chain reaches
+	 * them within the fragment and the capture. */
+	if (r == PKT_OK && l4->claimed >= 4 && l4->captured >= 4) {
+		p->sport = get16(b + l4->off);
+		p->dport = get16(b + l4->off + 2);
+		p->ports = true;
+	}
+	return PKT_FRAGMENT;
 }
 
 /* Linux's tcp_parse_options and tcp_parse_auth_options: EOL ends the

@@ -42,7 +42,10 @@ struct pkt {
 	size_t datalen;      /* bytes present at data, never beyond the capture */
 	size_t seglen;       /* payload bytes the IP header claims */
 	bool truncated;      /* the capture ended before the IP datagram did */
-	bool ports;          /* sport/dport are filled (also on PKT_MALFORMED) */
+	bool ports;          /* sport/dport are filled (also on PKT_MALFORMED, and
+			      * on PKT_FRAGMENT for an IPv6 first fragment whose
+			      * header chain reaches them) */
+	bool frag_later;     /* PKT_FRAGMENT: IPv6, at a non-zero offset */
 	uint16_t win;        /* window field as sent (unscaled) */
 	uint16_t urp;        /* urgent pointer field (meaningful with TCP_URG) */
 	uint8_t csum;        /* enum pkt_csum */
@@ -59,7 +62,8 @@ struct pkt {
 enum pkt_result {
 	PKT_OK,        /* a TCP segment; src/dst/ports.. filled */
 	PKT_NOT_TCP,   /* well-formed but not TCP (src/dst filled) */
-	PKT_FRAGMENT,  /* an IP fragment (src/dst filled): never parsed */
+	PKT_FRAGMENT,  /* an IP fragment (src/dst filled, and see ports and
+			* frag_later): its TCP is never parsed */
 	PKT_MALFORMED, /* lengths or versions that do not add up: the kernel
 			* drops it too (src/dst filled when the IP header
 			* was there, ports when p->ports) */

@@ -124,14 +124,17 @@ static void print_tap(FILE *f, const struct settings *s)
 		"\t# connections, so a new connection is copied from its start;\n"
 		"\t# the rest of a finished one is not copied, but SYN, FIN, RST.\n"
 		"\t# Every rule names the ports: what matches none (another port,\n"
-		"\t# a non-first IPv6 fragment) falls through uncopied.\n"
+		"\t# a non-first IPv6 fragment) falls through uncopied.  A first\n"
+		"\t# IPv6 fragment is always copied, also on a finished 4-tuple:\n"
+		"\t# it may complete into bytes of a new connection there.\n"
 		"\tchain tap_in {\n");
-	for (int r = 0; r < 5; r++) {
+	for (int r = 0; r < 6; r++) {
 		static const char *const rule[] = {
 			"tcp flags & (syn | ack) == syn delete @" TAPDONE_V4
 			" { ip saddr . tcp sport . ip daddr . tcp dport }",
 			"tcp flags & (syn | ack) == syn delete @" TAPDONE_V6
 			" { ip6 saddr . tcp sport . ip6 daddr . tcp dport }",
+			"frag more-fragments 1 jump tap",
 			"tcp flags & (syn | fin | rst) == 0 ip saddr . tcp sport . ip daddr . tcp dport @"
 			TAPDONE_V4 " accept",
 			"tcp flags & (syn | fin | rst) == 0 ip6 saddr . tcp sport . ip6 daddr . tcp dport @"

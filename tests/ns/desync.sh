@@ -72,9 +72,10 @@ play() {
 			echo "$name $a" >> "$plan"
 		done < <(c1 /usr/bin/python3 "$RAWTCP" plan $fam | grep -E -- "${DESYNC_ONLY:-.}")
 	done
-	# IPv6 fragments taint their source for a minute, and main's taint
-	# slots are shared: scenarios that send them go last, so they cannot
-	# refuse a grant the others expect.
+	# IPv6 fragments taint their 4-tuple for a minute, and the taint
+	# slots are shared (a full slot refuses all hashed there): scenarios
+	# that send them go last, so they cannot refuse a grant the others
+	# expect.
 	{ grep -v ':frag6' "$plan"; grep ':frag6' "$plan"; } > "$plan.sorted"
 	c1 /usr/bin/python3 "$RAWTCP" run eth0 "$SRV_MAC" "$SRV4" "$SRV6" \
 		< "$plan.sorted" > "$out" 2> "$WORLD/rawtcp.$fw.err"
@@ -193,8 +194,8 @@ PY
 	done
 }
 
-# Real clients first: the IPv6 fragment scenarios taint their sources,
-# and dracd's taint slots are shared (a collision refuses a grant).
+# Real clients first: the IPv6 fragment scenarios taint their 4-tuples,
+# and dracd's taint slots are shared (a full slot refuses a grant).
 # DESYNC_ONLY=ERE: only the raw scenarios whose names match (debugging).
 [ -z "${DESYNC_ONLY:-}" ] && real_clients
 [ -z "${DESYNC_ONLY:-}" ] && spray nofw

@@ -70,6 +70,25 @@ for fam in 4 6; do
 	check "IPv$fam and is copied from its SYN and grants again" wait_granted "$c" 1
 done
 
+# A first IPv6 fragment on a finished 4-tuple is still copied: it may
+# wait in the server's reassembly queue and complete into bytes of a
+# new connection on that 4-tuple, so that connection must not grant.
+p0=$(st "t['packets']")
+c1 /usr/bin/python3 - "$C1_6" "$SRV6" <<'PY' 2>/dev/null
+import sys
+from scapy.all import IPv6, IPv6ExtHdrFragment, TCP, Raw, send, conf
+conf.verb = 0
+send(IPv6(src=sys.argv[1], dst=sys.argv[2]) / IPv6ExtHdrFragment(offset=0, m=1, id=4242)
+     / TCP(sport=45678, dport=110, flags="PA", seq=1000) / Raw(b"NOOP\r\n" * 4))
+PY
+sleep 0.3
+p1=$(st "t['packets']")
+check "a first IPv6 fragment on a finished 4-tuple reaches the tap" test "$p1" -gt "$p0"
+revoke_all
+pop3_from "$SRV6" "$C1_6" 45678; rc=$?
+check "IPv6 a new connection on that 4-tuple logs in" test $rc -eq 0
+check "IPv6 but does not grant within a minute of the fragment" not_granted "$C1_6" 1
+
 # A 3 MB message read over POP3 after the login: the tap copies the
 # login, then (done) only FIN/RST; without the done set every segment
 # of the download would be copied (cut to the snap length).

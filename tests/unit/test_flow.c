@@ -1,6 +1,7 @@
 /* test_flow.c - whole synthetic POP3 and IMAP logins through flow_packet,
  * IPv4 and IPv6, and what must stop them */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "flow.h"
@@ -1259,6 +1260,118 @@ static void test_unknown(int family)
 	flow_free(ft);
 }
 
+/* An IPv6 fragment of a client segment: fo is the fragment header's
+ * offset/M field; the TCP header and data follow when fo's offset is
+ * 0, else data alone.  keep: bytes of the segment kept after the
+ * fragment header (0: all). */
+static size_t frag6(uint8_t *b, const char *src, const char *dst, uint16_t sport,
+		    uint16_t dport, uint16_t fo, size_t keep)
+{
+	size_t len = build(b, AF_INET6, src, dst, sport, dport, 1, 0, TCP_ACK, "xxxxxxxx", 8);
+
+	memmove(b + 48, b + 40, len - 40);
+	b[40] = 6;
+	b[41] = 0;
+	put16(b + 42, fo);
+	put32(b + 44, 0x1234);
+	b[6] = 44;
+	len += 8;
+	if (keep && 48 + keep < len)
+		len = 48 + keep;
+	put16(b + 4, len - 40);
+	return len;
+}
+
+/* IPv6 fragments taint only what they can be reassembled into: a first
+ * fragment its 4-tuple, a later one nothing (it needs a first one). */
+static void test_frag6(void)
+{
+	struct flow_table *ft = table(4096, IDLE);
+	struct conn c;
+	static uint8_t b[2000];
+	size_t n;
+
+	/* A spoofed first fragment from the victim's address, another
+	 * client port, before the SYN and during the dialogue. */
+	c = conn(ft, AF_INET6, POP3, 46000);
+	n = frag6(b, c.client, c.server, 46001, POP3, 1, 0);
+	flow_packet(ft, AF_INET6, 0, b, n, c.now, NULL);
+	pop3_upto_pass(&c);
+	n = frag6(b, c.client, c.server, 46002, POP3, 1, 0);
+	flow_packet(ft, AF_INET6, 0, b, n, c.now, NULL);
+	T_EQ_INT(flow_stats(ft)->fragments, 2, "frag6: fragments counted");
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "frag6: first fragments on other ports of the victim's address: grant");
+
+	/* The victim's exact 4-tuple, before the SYN. */
+	c = conn(ft, AF_INET6, POP3, 46010);
+	n = frag6(b, c.client, c.server, c.cport, POP3, 1, 0);
+	flow_packet(ft, AF_INET6, 0, b, n, c.now, NULL);
+	c.now += 30000;
+	pop3_upto_pass(&c);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "frag6: first fragment on the 4-tuple before the SYN: no grant");
+	/* ... during the dialogue. */
+	c = conn(ft, AF_INET6, POP3, 46011);
+	pop3_upto_pass(&c);
+	n = frag6(b, c.client, c.server, c.cport, POP3, 1, 0);
+	flow_packet(ft, AF_INET6, 0, b, n, c.now, NULL);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "frag6: first fragment on the 4-tuple during the dialogue: no grant");
+	/* A first fragment with a short TCP header still names its ports. */
+	c = conn(ft, AF_INET6, POP3, 46012);
+	pop3_upto_pass(&c);
+	n = frag6(b, c.client, c.server, c.cport, POP3, 1, 4);
+	flow_packet(ft, AF_INET6, 0, b, n, c.now, NULL);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "frag6: 4 bytes of TCP header are enough to taint the 4-tuple");
+
+	/* A later fragment alone, from the victim's address. */
+	c = conn(ft, AF_INET6, POP3, 46020);
+	pop3_upto_pass(&c);
+	n = frag6(b, c.client, c.server, c.cport, POP3, 0x100, 0);
+	flow_packet(ft, AF_INET6, 0, b, n, c.now, NULL);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 1, "frag6: a non-first fragment alone refuses nothing");
+
+	/* A first fragment that stops before the ports: its source as
+	 * before (a client address of its own, so the flood below
+	 * stays clear of it). */
+	c = conn(ft, AF_INET6, POP3, 46030);
+	c.client = "2001:db8::30";
+	pop3_upto_pass(&c);
+	n = frag6(b, c.client, c.server, 1, POP3, 1, 2);
+	flow_packet(ft, AF_INET6, 0, b, n, c.now, NULL);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "frag6: first fragment without the ports bars its source");
+	c = conn(ft, AF_INET6, POP3, 46031);
+	c.client = "2001:db8::30";
+	pop3_upto_pass(&c);
+	T_EQ_INT(s_send(&c, "+OK Logged in.\r\n"), 0, "frag6: ... on every port");
+	flow_free(ft);
+
+	/* A flood of random-source first fragments, then real logins
+	 * on other 4-tuples: only those hashed into a full slot fail. */
+	ft = table(4096, IDLE);
+	uint32_t x = 2463534242u;
+	char src[64];
+	int granted = 0;
+
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		snprintf(src, sizeof(src), "2001:db8::%x:%x:%x", x >> 16, x & 0xffff, i & 0xffff);
+		n = frag6(b, src, "2001:db8::1", (uint16_t)(x >> 8), POP3, 1, 0);
+		flow_packet(ft, AF_INET6, 0, b, n, 1000 + (uint64_t)i / 4, NULL);
+	}
+	T_EQ_INT(flow_stats(ft)->fragments, 100000, "frag6 flood: counted");
+	for (int i = 0; i < 1000; i++) {
+		static char cl[64];
+
+		snprintf(cl, sizeof(cl), "2001:db8::2:%x", i);
+		c = conn(ft, AF_INET6, POP3, (uint16_t)(50000 + i));
+		c.client = cl;
+		c.now = 30000;
+		pop3_upto_pass(&c);
+		granted += s_send(&c, "+OK Logged in.\r\n");
+	}
+	T_OK(granted >= 950, "frag6 flood: 100,000 random first fragments: %d of 1000 logins grant", granted);
+	flow_free(ft);
+}
+
 static unsigned ndone;
 static void on_done(void *arg, const struct flow_tuple *t)
 {
@@ -1328,6 +1441,7 @@ int main(void)
 		test_unknown(fams[i]);
 		test_done(fams[i]);
 	}
+	test_frag6();
 	test_config();
 	test_budget();
 	return T_DONE();

@@ -267,8 +267,13 @@ static void test_ip6_ext(void)
 	frag6(buf + 48 + 16 + 24, 51, 0, 1);
 	T_EQ_INT(pkt_parse(&p, AF_INET6, buf, off + t), PKT_FRAGMENT, "first fragment");
 	T_EQ_STR(fmt(&p.src), "2001:db8::9", "fragment keeps source");
+	T_OK(p.ports && p.sport == 50001 && p.dport == 143 && !p.frag_later,
+	     "first fragment: ports read through the chain");
+	T_EQ_INT(pkt_parse(&p, AF_INET6, buf, off + 2), PKT_FRAGMENT, "first fragment cut before the ports");
+	T_OK(!p.ports && !p.frag_later, "... names no ports");
 	frag6(buf + 48 + 16 + 24, 51, 185, 0);
 	T_EQ_INT(pkt_parse(&p, AF_INET6, buf, off + t), PKT_FRAGMENT, "last fragment");
+	T_OK(!p.ports && p.frag_later, "last fragment: no ports, a later piece");
 	frag6(buf + 48 + 16 + 24, 51, 0, 0);
 	T_EQ_INT(pkt_parse(&p, AF_INET6, buf, off + t), PKT_OK, "atomic fragment again");
 
