@@ -156,18 +156,15 @@ done
 # waits for it to finish.  The login must still grant.  URG: 5000 one-byte
 # urgent segments with random sequence and ACK numbers; Linux drops every
 # one that falls outside its real window.
-spray() {
-	local fw=$1 fam kind s c ipid rc n
-	for fam in 4 6; do
-		for kind in rst fin syn data urg; do
-			s=$SRV4 c=$C1_4; [ $fam = 6 ] && s=$SRV6 c=$C1_6
-			revoke_all
-			rm -f "$WORLD/sport" "$WORLD/sprayed"
-			n=200; [ $kind = urg ] && n=5000
-			c2 /usr/bin/python3 "$RAWTCP" inject eth0 "$SRV_MAC" "$c" "@$WORLD/sport" \
-				"$s" 110 "$kind" $n "$WORLD/sprayed" &
-			ipid=$!
-			c1 /usr/bin/python3 - "$s" "$WORLD" > "$WORLD/spray.out" 2>&1 <<'PY'
+spray_once() {	# FAM KIND N: one login under one spray; 0 when granted
+	local fam=$1 kind=$2 n=$3 s c ipid rc
+	s=$SRV4 c=$C1_4; [ $fam = 6 ] && s=$SRV6 c=$C1_6
+	revoke_all
+	rm -f "$WORLD/sport" "$WORLD/sprayed"
+	c2 /usr/bin/python3 "$RAWTCP" inject eth0 "$SRV_MAC" "$c" "@$WORLD/sport" \
+		"$s" 110 "$kind" $n "$WORLD/sprayed" &
+	ipid=$!
+	c1 /usr/bin/python3 - "$s" "$WORLD" > "$WORLD/spray.out" 2>&1 <<'PY'
 import os, poplib, sys, time
 addr, world = sys.argv[1:]
 c = poplib.POP3(addr, 110, timeout=5)
@@ -181,14 +178,31 @@ while not os.path.exists(world + "/sprayed") and time.monotonic() < end:
 print(c.pass_("demopass"))
 c.quit()
 PY
-			rc=$?
-			wait $ipid
-			if [ $rc -eq 0 ] && [ -e "$WORLD/sprayed" ] && wait_granted "$c" 2; then
+	rc=$?
+	wait $ipid
+	[ $rc -eq 0 ] && [ -e "$WORLD/sprayed" ] && wait_granted "$c" 2 && return 0
+	echo "#   try failed (exit $rc):"
+	tail -3 "$WORLD/spray.out" | sed 's/^/#   /'
+	grep -F "$c:" "$WORLD/dracd.log" | tail -2 | sed 's/^/#   /'
+	return 1
+}
+
+# A blind URG segment that does land in the first 8 KB of the dialogue
+# rightly refuses the grant (the server drops the urgent byte from its
+# stream): 5000 random sequence numbers do that about once in 100 runs.
+# The bug this guards against refused 1 in 512 packets, i.e. every run;
+# so URG gets a second, independent spray before it counts as failed
+# (both landing by chance: about 1 in 10,000).
+spray() {
+	local fw=$1 fam kind n tries
+	for fam in 4 6; do
+		for kind in rst fin syn data urg; do
+			n=200 tries=1; [ $kind = urg ] && n=5000 tries=2
+			while ! spray_once $fam $kind $n && [ $((tries -= 1)) -gt 0 ]; do :; done
+			if [ $tries -gt 0 ]; then
 				ok "$fw IPv$fam poplib login under $n blind spoofed ${kind^^} packets grants"
 			else
-				nok "$fw IPv$fam poplib login under $n blind spoofed ${kind^^} packets grants (exit $rc)"
-				tail -3 "$WORLD/spray.out" | sed 's/^/#   /'
-				grep -F "$c:" "$WORLD/dracd.log" | tail -2 | sed 's/^/#   /'
+				nok "$fw IPv$fam poplib login under $n blind spoofed ${kind^^} packets grants"
 			fi
 		done
 	done
