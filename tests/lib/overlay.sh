@@ -36,7 +36,8 @@ overlay__pkgs() {
 		courier-authlib courier-authlib-userdb libcourier-unicode4 libidn12 \
 		libgamin0 gamin ;;
 	cyrus) echo cyrus-common cyrus-pop3d cyrus-imapd libical3 liblmdb0 \
-		libxapian30 libprotobuf-c1 libfstrm0 libzephyr4 sasl2-bin ;;
+		libxapian30 libprotobuf-c1 libfstrm0 libzephyr4 sasl2-bin libpcre3 \
+		libsasl2-modules ;;
 	mailutils) echo mailutils-common libmailutils9 libmu-dbm9 mailutils-pop3d \
 		mailutils-imap4d guile-3.0-libs libgsasl18 libntlm0 libgssglue1 \
 		libkyotocabinet16v5 liblzo2-2 libmariadb3 mariadb-common mysql-common \

@@ -73,7 +73,8 @@ sed -e "s|^instance_name = .*|instance_name = dovecot|; s|^log_path = .*|log_pat
 	"$WORLD_DOVECOT_CONF" > "$WORLD/dc/dovecot-journal.conf"
 nsenter -t "$HOLD" -m -n dovecot -F -c "$WORLD/dc/dovecot-journal.conf" </dev/null >>"$WORLD/dovecot.out" 2>&1 &
 WORLD_DOVECOT_PID=$!
-check "Dovecot with log_path = syslog listens" world__until 10 world__listening "$NS_SRV" 995 993
+check "Dovecot with log_path = syslog listens" world__until 10 world__listening "$NS_SRV" 995 993 ||
+	{ sed "s/^/#   /" "$WORLD/dovecot.out"; inns journalctl -q --no-pager -o cat 2>&1 | tail -5 | sed "s/^/#   /"; }
 
 # journal entries (MESSAGE lines) matching ERE, from any writer
 journal_has() { inns journalctl -q --no-pager -o cat 2>/dev/null | grep -qE -- "$1"; }
