@@ -4,6 +4,9 @@
 # and a refused one R (.3, ::3), and rpcbind in a private mount namespace
 # of S with its own /run, so the host's rpcbind is never touched.
 #
+#   rpc_need MSG FILE...    skip_all unless rpcbind is installed, and
+#                           with MSG unless each $BIN/FILE is built
+#   PY, RAW                 python3, tests/lib/rpcraw.py
 #   rpc_world PREFIX TAG    namespaces PREFIX{s,a,r}$$ in S A R, scratch
 #                           dir W=/tmp/drac-TAG.XXXXXX, the EXIT trap
 #                           (stops SRVPID, DPID and rpcbind; KEEP=1 keeps W)
@@ -21,6 +24,13 @@
 #   start_forwarder         the POP host's dracd in A (status name a):
 #                           forwards logins appended to $W/mail.log (made
 #                           empty) to the servers in $W/fwd.conf; sets DPID
+PY=/usr/bin/python3
+RAW=$TOP/tests/lib/rpcraw.py
+rpc_need() {
+	local msg=$1 f; shift
+	command -v rpcbind >/dev/null || skip_all "rpcbind not installed"
+	for f; do [ -x "$BIN/$f" ] || skip_all "$msg"; done
+}
 rpc_world() {
 	S=${1}s$$ A=${1}a$$ R=${1}r$$
 	W=$(mktemp -d "/tmp/drac-$2.XXXXXX")

@@ -4,8 +4,7 @@
 # /run), an allowed and a refused client namespace on one bridge.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/rpcbind.sh"
-command -v rpcbind >/dev/null || skip_all "rpcbind not installed"
-[ -x "$BIN/dracauth" ] && [ -x "$BIN/tests/test_rpc" ] || skip_all "build first (make unit)"
+rpc_need "build first (make unit)" dracauth tests/test_rpc
 
 rpc_world dr rpc
 

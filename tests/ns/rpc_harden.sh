@@ -6,10 +6,7 @@
 # client namespace sit on one bridge.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/rpcbind.sh"
-command -v rpcbind >/dev/null || skip_all "rpcbind not installed"
-[ -x "$BIN/dracd" ] && [ -x "$BIN/dracauth" ] || skip_all "build first (make)"
-PY=/usr/bin/python3
-RAW=$TOP/tests/lib/rpcraw.py
+rpc_need "build first (make)" dracd dracauth
 
 rpc_world dh rpch
 
