@@ -22,6 +22,9 @@
 #                              has its dev-log and a system.journal
 #   journald_dovecot_start     Dovecot from the world's config with
 #                              log_path = syslog there; true when it listens
+#   journald_settings TRUST [LINE...]   $WORLD/dracd.settings: no tap,
+#                              DRAC_LOGHOOK_JOURNAL=TRUST, map, pid file and
+#                              control socket in $WORLD, then the LINEs
 #   journald_dracd SETTINGS LOG [ARG...]   dracd -f -d -c SETTINGS there,
 #                              output appended to LOG, pid in DPID
 #   journal_has ERE            a journal entry's MESSAGE (any writer)
@@ -70,6 +73,18 @@ journald_dovecot_start() {
 	nsenter -t "$HOLD" -m -n dovecot -F -c "$WORLD/dc/dovecot-journal.conf" </dev/null >>"$WORLD/dovecot.out" 2>&1 &
 	WORLD_DOVECOT_PID=$!
 	world__until 10 world__listening "$NS_SRV" 995 993
+}
+
+journald_settings() {
+	local trust=$1; shift
+	{
+		echo 'DRAC_TAP="no"'
+		echo "DRAC_LOGHOOK_JOURNAL=\"$trust\""
+		echo "DRAC_MAP=\"$WORLD/dracd.db\""
+		echo "DRAC_PIDFILE=\"$WORLD/dracd.pid\""
+		echo "DRAC_CONTROL=\"$WORLD/dracd.sock\""
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} > "$WORLD/dracd.settings"
 }
 
 DPID=

@@ -50,14 +50,7 @@ check "POP3S login from $C2_4 before dracd runs" world_pop3_login c2 "$SRV4" --t
 check "  is in the journal" world__until 5 journal_has "Login: user=<$DEMO_USER>.*rip=$C2_4"
 echo "# trusted fields of Dovecot's entry:"; fields_of "rip=$C2_4" | sed 's/^ */#   /'
 
-cat > "$WORLD/dracd.settings" <<EOS
-DRAC_TAP="no"
-DRAC_LOGHOOK_JOURNAL="$TRUST"
-DRAC_LOGHOOK_SOCKET="$WORLD/log.sock"
-DRAC_MAP="$WORLD/dracd.db"
-DRAC_PIDFILE="$WORLD/dracd.pid"
-DRAC_CONTROL="$WORLD/dracd.sock"
-EOS
+journald_settings "$TRUST" "DRAC_LOGHOOK_SOCKET=\"$WORLD/log.sock\""
 journald_dracd "$WORLD/dracd.settings" "$WORLD/dracd.log" -e 5m
 check "dracd follows the journal" world_wait_log "$WORLD/dracd.log" "following the systemd journal" 5
 check "dracd is ready" world_wait_log "$WORLD/dracd.log" "ready \\(pid $DPID\\)" 5

@@ -31,13 +31,7 @@ check "systemd-journald starts (volatile: no /var/log/journal yet)" journald_sta
 
 check "Dovecot with log_path = syslog listens" journald_dovecot_start
 
-cat > "$WORLD/dracd.settings" <<EOS
-DRAC_TAP="no"
-DRAC_LOGHOOK_JOURNAL="$TRUST"
-DRAC_MAP="$WORLD/dracd.db"
-DRAC_PIDFILE="$WORLD/dracd.pid"
-DRAC_CONTROL="$WORLD/dracd.sock"
-EOS
+journald_settings "$TRUST"
 journald_dracd "$WORLD/dracd.settings" "$WORLD/dracd.log" -e 5m
 check "dracd follows the journal" world_wait_log "$WORLD/dracd.log" "following the systemd journal" 5
 check "dracd is ready" world_wait_log "$WORLD/dracd.log" "ready \\(pid $DPID\\)" 5
