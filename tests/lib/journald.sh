@@ -9,9 +9,9 @@
 # nsenter directly, not inns: $! must be the program's pid (nsenter execs
 # it; a shell function would fork a subshell).
 #
-#   journald_need              skip_all unless systemd-journald, dovecot,
-#                              logger, nsenter and /usr/lib/dovecot/log are
-#                              there
+#   journald_need              skip_all unless dracd is built and
+#                              systemd-journald, dovecot, logger, nsenter
+#                              and /usr/lib/dovecot/log are there
 #   holder_start NAME DIR MODE a new mount namespace, tmpfs with MODE on DIR
 #                              (/var/log/journal: persistent journal;
 #                              /var/log: volatile, no /var/log/journal),
@@ -31,6 +31,7 @@
 #                              matches ERE
 JOURNALD=/lib/systemd/systemd-journald
 journald_need() {
+	[ -x "$BIN/dracd" ] || skip_all "build first (make)"
 	[ -x $JOURNALD ] || skip_all "needs systemd-journald (package systemd)"
 	command -v dovecot >/dev/null && command -v logger >/dev/null && command -v nsenter >/dev/null ||
 		skip_all "needs dovecot, logger and nsenter"
