@@ -7,6 +7,7 @@
 #   granted ADDR            the address is in authed/authed6 now
 #   wait_granted ADDR [S]   until granted (default 2 s)
 #   not_granted ADDR        absent, after giving the tap time to act
+#   revoke ADDR             delete it from authed/authed6 (as its window would)
 #   in_map ADDR             postmap -q finds it in $WORLD/dracd
 #   drac ARGS...            the drac command with the same settings
 DRACD_MAP=""
@@ -37,6 +38,7 @@ set_of() { case $1 in *:*) echo authed6 ;; *) echo authed ;; esac; }
 granted() { srv nft list set inet drac "$(set_of "$1")" 2>/dev/null | grep -qw -- "$1"; }
 wait_granted() { eventually "${2:-2}" granted "$1"; }
 not_granted() { sleep "${2:-0.3}"; ! granted "$1"; }
+revoke() { srv nft delete element inet drac "$(set_of "$1")" "{ $1 }" 2>/dev/null; }
 in_map() { srv postmap -c "$WORLD/pmconf" -q "$1" "btree:$DRACD_MAP" >/dev/null 2>&1; }
 drac() { srv "$BIN/drac" -c "$DRACD_SETTINGS" "$@"; }
 revoke_all() { drac flush >/dev/null; }

@@ -11,6 +11,7 @@
 #    line that straddles the old offset never counts as a line.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
+. "$TOP/tests/lib/dracd.sh"
 [ -x "$BIN/dracd" ] || skip_all "build first (make)"
 command -v dovecot >/dev/null || skip_all "needs dovecot"
 # Loose for a loaded machine; dracd takes milliseconds (bench/), the old
@@ -26,22 +27,12 @@ world_spawn dracd srv "$BIN/dracd" -f -d -c /dev/null -e 5m \
 DPID=$WORLD_PID
 check "dracd follows the Dovecot log" world_wait_log "$WORLD/dracd.log" "following $LOG" 5
 
-in_set() {
-	local set=authed
-	case $1 in *:*) set=authed6 ;; esac
-	srv nft list set inet drac $set 2>/dev/null | grep -qw -- "$1"
-}
-del() {
-	local set=authed
-	case $1 in *:*) set=authed6 ;; esac
-	srv nft delete element inet drac $set "{ $1 }" 2>/dev/null
-}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # grant_ms ADDR: milliseconds until ADDR is in its set (gives up at 3 s)
 GRANT_MS=
 grant_ms() {
 	local t0; t0=$(now_ms)
-	until in_set "$1"; do
+	until granted "$1"; do
 		[ $(( $(now_ms) - t0 )) -gt 3000 ] && { GRANT_MS=timeout; return 1; }
 		sleep 0.01
 	done
@@ -57,7 +48,7 @@ login() {
 }
 
 check "POP3S login from $C1_4" login c1 "$SRV4"
-check "  grants $C1_4" eventually 3 in_set "$C1_4"
+check "  grants $C1_4" eventually 3 granted "$C1_4"
 
 # --- rename, Dovecot not reopened yet ---------------------------------------
 # Several logins: the old code's 1 s poll meets a 500 ms bound by luck
@@ -68,7 +59,7 @@ i=0
 for who in "c1 $SRV4 $C1_4" "c2 $SRV6 $C2_6" "c2 $SRV4 $C2_4" "c1 $SRV6 $C1_6" "c1 $SRV4 $C1_4"; do
 	set -- $who
 	i=$((i + 1))
-	del "$3"
+	revoke "$3"
 	login "$1" "$2" || nok "login $i from $3 after the rename"
 	grant_ms "$3"
 	r=$?
@@ -83,7 +74,7 @@ check_not "  Dovecot has not made a new file" test -e "$LOG"
 mkdir "$WORLD/old"
 mv "$LOG.1" "$WORLD/old/dovecot.log.1"
 sleep 0.2
-del "$C2_6"
+revoke "$C2_6"
 login c2 "$SRV6"
 grant_ms "$C2_6"
 check "login after a move to another directory: granted in ${GRANT_MS} ms (<= $BOUND_MS)" test $? = 0
@@ -91,9 +82,9 @@ check "  written to the moved file" grep -q "rip=$C2_6" "$WORLD/old/dovecot.log.
 
 kill -USR1 "$WORLD_DOVECOT_PID"	# Dovecot reopens its log: a new file
 check "Dovecot reopened its log" world__until 5 test -e "$LOG"
-del "$C1_4"
+revoke "$C1_4"
 login c1 "$SRV4"
-check "login after the reopen grants $C1_4" eventually 3 in_set "$C1_4"
+check "login after the reopen grants $C1_4" eventually 3 granted "$C1_4"
 check "  from the new file" grep -q "rip=$C1_4" "$LOG"
 check "dracd noticed the new file" grep -q "was replaced" "$WORLD/dracd.log"
 
@@ -112,7 +103,7 @@ stop_and_copytruncate() {
 # (a) Dovecot writes the same kind of lines again: one login and its
 # logout from an address of the same length fill the file back to the
 # byte, and the bytes just before the offset read the same as before.
-for a in "$C2_4" "$C1_6"; do del "$a"; done
+for a in "$C2_4" "$C1_6"; do revoke "$a"; done
 stop_and_copytruncate "rip=$C1_4"
 login c2 "$SRV4"
 world__until 5 test "$(size)" -ge "$old"
@@ -122,8 +113,8 @@ check "  logins from $C2_4 and $C1_6 written to the truncated file" \
 	eval 'world_wait_log "$LOG" "rip=$C2_4" 5 && world_wait_log "$LOG" "rip=$C1_6" 5'
 check "  the file grew back past the old offset ($(size) > $old)" test "$(size)" -gt "$old"
 kill -CONT "$DPID"
-check "login from $C2_4 between truncation and old offset granted" eventually 3 in_set "$C2_4"
-check "login from $C1_6 granted" eventually 3 in_set "$C1_6"
+check "login from $C2_4 between truncation and old offset granted" eventually 3 granted "$C2_4"
+check "login from $C1_6 granted" eventually 3 granted "$C1_6"
 check "dracd noticed the truncation" grep -q "was truncated" "$WORLD/dracd.log"
 
 # (b) a line straddles the old offset, and its text from that offset on
@@ -132,7 +123,7 @@ check "dracd noticed the truncation" grep -q "was truncated" "$WORLD/dracd.log"
 # well past what the logins write.
 pad=$(printf 'x%.0s' $(seq 60))
 for i in $(seq 20); do echo "Dec  1 00:00:00 imap: Info: filler $pad" >> "$LOG"; done
-for a in 192.0.2.77 "$C2_4" "$C1_6"; do del "$a"; done
+for a in 192.0.2.77 "$C2_4" "$C1_6"; do revoke "$a"; done
 sleep 0.3
 stop_and_copytruncate filler
 login c2 "$SRV4"
@@ -152,14 +143,14 @@ check "  the file grew back past the old offset ($(size) > $old)" test "$(size)"
 check "  a login line text starts exactly at the old offset" \
 	eval 'tail -c +$((old + 1)) "$LOG" | head -1 | grep -q "^... .. ..:..:.. pop3-login: Info: Login: .*rip=192.0.2.77,"'
 kill -CONT "$DPID"
-check "login from $C2_4 between truncation and old offset granted" eventually 3 in_set "$C2_4"
-check "login from $C1_6 granted" eventually 3 in_set "$C1_6"
+check "login from $C2_4 between truncation and old offset granted" eventually 3 granted "$C2_4"
+check "login from $C1_6 granted" eventually 3 granted "$C1_6"
 sleep 0.3
-check_not "no grant from the middle of a line (192.0.2.77)" in_set 192.0.2.77
+check_not "no grant from the middle of a line (192.0.2.77)" granted 192.0.2.77
 check "dracd noticed both truncations" test "$(grep -c "was truncated" "$WORLD/dracd.log")" = 2
-del "$C2_4"
+revoke "$C2_4"
 login c2 "$SRV4"
-check "later logins still grant" eventually 3 in_set "$C2_4"
+check "later logins still grant" eventually 3 granted "$C2_4"
 check "dracd still runs" world__alive "$DPID"
 
 echo "# dracd log hook messages:"

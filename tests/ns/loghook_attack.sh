@@ -15,98 +15,42 @@
 #    writes as a line of its own in its trusted log_path file.
 . "$(dirname "$0")/../lib/t.sh"
 . "$TOP/tests/lib/world.sh"
-[ -x "$BIN/dracd" ] || skip_all "build first (make)"
-JOURNALD=/lib/systemd/systemd-journald
-[ -x $JOURNALD ] || skip_all "needs systemd-journald (package systemd)"
-command -v dovecot >/dev/null && command -v logger >/dev/null && command -v nsenter >/dev/null ||
-	skip_all "needs dovecot, logger and nsenter"
-[ -x /usr/lib/dovecot/log ] || skip_all "needs /usr/lib/dovecot/log"
+. "$TOP/tests/lib/dracd.sh"
+. "$TOP/tests/lib/journald.sh"
+journald_need
 TRUST="_EXE=/usr/lib/dovecot/log _UID=0"
 
 world_up || skip_all "cannot build the test world"
 world_dovecot_start || { nok "dovecot starts"; t_done; exit 1; }
 world_dovecot_stop
 
-holder_start() {
-world_spawn $1 srv unshare -m --propagation private bash -c '
-	W=$1
-	mount -t cgroup2 none /sys/fs/cgroup &&
-	mount -t tmpfs -o mode=755 tmpfs /run &&
-	mount -t tmpfs -o mode=755 tmpfs /var/log &&
-	mkdir -p /run/systemd/journal "$W/olddev" &&
-	mount --bind /dev "$W/olddev" &&
-	mount -t tmpfs -o mode=755 tmpfs /dev || exit 1
-	for n in null zero random urandom; do
-		touch "/dev/$n" && mount --bind "$W/olddev/$n" "/dev/$n" || exit 1
-	done
-	ln -s /run/systemd/journal/dev-log /dev/log
-	echo mounted
-	exec sleep infinity' _ "$WORLD"
-HOLD=$WORLD_PID
-world_wait_log "$WORLD/$1.log" mounted 5
-}
-check "private mount namespace for journald" holder_start jns ||
+check "private mount namespace for journald" holder_start jns /var/log 755 ||
 	{ cat "$WORLD/jns.log"; t_done; exit 1; }
-inns() { nsenter -t "$HOLD" -m -n "$@"; }
-
-JPID=
-journald_start() {
-	nsenter -t "$HOLD" -m -n $JOURNALD </dev/null >>"$WORLD/journald.out" 2>&1 &
-	JPID=$!
-	WORLD_PIDS+=("$JPID")
-	world__until 5 inns test -S /run/systemd/journal/dev-log &&
-		world__until 5 inns sh -c 'ls /run/log/journal/*/system.journal /var/log/journal/*/system.journal 2>/dev/null | grep -q .'
-}
 check "systemd-journald starts (volatile: no /var/log/journal yet)" journald_start
 
-sed -e "s|^instance_name = .*|instance_name = dovecot|; s|^log_path = .*|log_path = syslog|" \
-	"$WORLD_DOVECOT_CONF" > "$WORLD/dc/dovecot-journal.conf"
-nsenter -t "$HOLD" -m -n dovecot -F -c "$WORLD/dc/dovecot-journal.conf" </dev/null >>"$WORLD/dovecot.out" 2>&1 &
-WORLD_DOVECOT_PID=$!
-check "Dovecot with log_path = syslog listens" world__until 10 world__listening "$NS_SRV" 995 993
+check "Dovecot with log_path = syslog listens" journald_dovecot_start
 
-journal_has() { inns journalctl -q --no-pager -o cat 2>/dev/null | grep -qE -- "$1"; }
-
-cat > "$WORLD/dracd.settings" <<EOS
-DRAC_TAP="no"
-DRAC_LOGHOOK_JOURNAL="$TRUST"
-DRAC_MAP="$WORLD/dracd.db"
-DRAC_PIDFILE="$WORLD/dracd.pid"
-DRAC_CONTROL="$WORLD/dracd.sock"
-EOS
-nsenter -t "$HOLD" -m -n "$BIN/dracd" -f -d -c "$WORLD/dracd.settings" -e 5m </dev/null >>"$WORLD/dracd.log" 2>&1 &
-DPID=$!
-WORLD_PIDS+=("$DPID")
+journald_settings "$TRUST"
+journald_dracd "$WORLD/dracd.settings" "$WORLD/dracd.log" -e 5m
 check "dracd follows the journal" world_wait_log "$WORLD/dracd.log" "following the systemd journal" 5
 check "dracd is ready" world_wait_log "$WORLD/dracd.log" "ready \\(pid $DPID\\)" 5
-
-in_set() {
-	local set=authed
-	case $1 in *:*) set=authed6 ;; esac
-	srv nft list set inet drac $set 2>/dev/null | grep -qw -- "$1"
-}
-del() {
-	local set=authed
-	case $1 in *:*) set=authed6 ;; esac
-	srv nft delete element inet drac $set "{ $1 }" 2>/dev/null
-}
 
 # --- replay: the journal's entries moved about after they were read --------
 # The grant is deleted as its window would end it; nothing that journald
 # does with the old entry afterwards may bring it back.
 check "POP3S login from $C1_4" world_pop3_login c1 "$SRV4" --tls
-check "  grants $C1_4" eventually 3 in_set "$C1_4"
+check "  grants $C1_4" eventually 3 granted "$C1_4"
 check "IMAPS login over IPv6 from $C2_6" world_imap_login c2 "$SRV6" --tls
-check "  grants $C2_6" eventually 3 in_set "$C2_6"
+check "  grants $C2_6" eventually 3 granted "$C2_6"
 sleep 0.3
-del "$C1_4"; del "$C2_6"
-check_not "  (grants deleted, as by the window)" in_set "$C1_4"
-replayed() { sleep 1.5; in_set "$C1_4" || in_set "$C2_6"; }
+revoke "$C1_4"; revoke "$C2_6"
+check_not "  (grants deleted, as by the window)" granted "$C1_4"
+replayed() { sleep 1.5; granted "$C1_4" || granted "$C2_6"; }
 # and a new login after that is still read: C2 over IPv4, then gone again
 fresh() {
-	world_pop3_login c2 "$SRV4" --tls && eventually 3 in_set "$C2_4"
+	world_pop3_login c2 "$SRV4" --tls && eventually 3 granted "$C2_4"
 	local r=$?
-	sleep 0.3; del "$C2_4"
+	sleep 0.3; revoke "$C2_4"
 	return $r
 }
 
@@ -130,7 +74,7 @@ for sig in TERM KILL; do
 	check_not "  the logins are not granted again" replayed
 	check "  a new login is still granted" fresh
 done
-check "a new login from $C1_4 still grants" eval 'world_pop3_login c1 "$SRV4" --tls && eventually 3 in_set "$C1_4"'
+check "a new login from $C1_4 still grants" eval 'world_pop3_login c1 "$SRV4" --tls && eventually 3 granted "$C1_4"'
 check "dracd still runs" world__alive "$DPID"
 
 # --- trust settings a real dracd refuses, and files it will not believe ----
@@ -155,7 +99,7 @@ check "  nobody appends a Dovecot login line for 192.0.2.88" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c \
 	"echo 'Dec  1 12:00:00 mx dovecot[1]: imap-login: Login: user=<x>, method=PLAIN, rip=192.0.2.88, lip=$SRV4, mpid=1, TLS, session=<Zm9yZ2Vk>' >> '$WORLD/ww/mail.log'"
 sleep 1.2
-check_not "  it grants nothing" in_set 192.0.2.88
+check_not "  it grants nothing" granted 192.0.2.88
 check "  dracd says why" grep -q "may be written by a user not in DRAC_LOGHOOK_UIDS" "$WORLD/dracd3.log"
 world_stop "$D3"
 # --- Dovecot's log process splits a message at a raw newline ---------------
@@ -167,7 +111,7 @@ world_stop "$D3"
 # ever matching, whatever it holds.
 world_stop "$DPID"
 world_dovecot_stop
-del "$C1_4"; del "$C2_6"
+revoke "$C1_4"; revoke "$C2_6"
 world_dovecot_start "auth_username_chars =
 auth_username_format = %u
 auth_verbose = yes
@@ -191,10 +135,10 @@ check "  Dovecot wrote the name's second line as a line of its own" \
 echo "# e.g.: $(grep -m1 "auth: Error: $T imap-login" "$LOG")"
 sleep 0.5
 for a in 192.0.2.66 192.0.2.65 192.0.2.64 "$C1_4" "$C2_6"; do
-	check_not "  grants nothing ($a)" in_set "$a"
+	check_not "  grants nothing ($a)" granted "$a"
 done
 check "  a real login after them still grants ($C1_4)" eval \
-	'world_pop3_login c1 "$SRV4" --tls && eventually 3 in_set "$C1_4"'
+	'world_pop3_login c1 "$SRV4" --tls && eventually 3 granted "$C1_4"'
 check "dracd still runs" world__alive "$D4"
 world_stop "$D4"
 

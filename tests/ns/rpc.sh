@@ -3,39 +3,10 @@
 # in one namespace (rpcbind in a private mount namespace with its own
 # /run), an allowed and a refused client namespace on one bridge.
 . "$(dirname "$0")/../lib/t.sh"
-command -v rpcbind >/dev/null || skip_all "rpcbind not installed"
-[ -x "$BIN/dracauth" ] && [ -x "$BIN/tests/test_rpc" ] || skip_all "build first (make unit)"
+. "$TOP/tests/lib/rpcbind.sh"
+rpc_need "build first (make unit)" dracauth tests/test_rpc
 
-S=drs$$ A=dra$$ R=drr$$
-W=$(mktemp -d /tmp/drac-rpc.XXXXXX)
-SRVPID= DPID=
-cleanup() {
-	for p in $SRVPID $DPID; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-	[ -s "$W/rpcbind.pid" ] && kill "$(cat "$W/rpcbind.pid")" 2>/dev/null
-	sleep 0.1
-	for n in $S $A $R; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
-ip netns add $S && ip netns add $A && ip netns add $R || skip_all "cannot create namespaces"
-ip -n $S link add br0 type bridge
-ip -n $S link set lo up
-ip -n $S link set br0 up
-ip -n $S addr add 192.0.2.1/24 dev br0
-ip -n $S addr add 2001:db8::1/64 dev br0 nodad
-i=2
-for n in $A $R; do
-	ip -n $S link add v$i type veth peer name eth0 netns $n
-	ip -n $S link set v$i master br0 up
-	ip -n $n link set lo up
-	ip -n $n link set eth0 up
-	ip -n $n addr add 192.0.2.$i/24 dev eth0
-	ip -n $n addr add 2001:db8::$i/64 dev eth0 nodad
-	i=$((i + 1))
-done
-inA() { ip netns exec $A "$@"; }
-inR() { ip netns exec $R "$@"; }
+rpc_world dr rpc
 
 printf '# the POP host only\n255.255.255.255 192.0.2.2\n2001:db8::2/128\n' > "$W/allow"
 printf '192.0.2.1\n2001:db8::1\n' > "$W/servers.conf"
@@ -43,11 +14,8 @@ printf '192.0.2.1\n2001:db8::1\n' > "$W/servers.conf"
 # rpcbind and the server share one private mount namespace: the server
 # registers through /run/rpcbind.sock.
 start_server() {
-	ip netns exec $S unshare -m --propagation private bash -c '
-		mount -t tmpfs tmpfs /run || exit 1
-		rpcbind -f -w & echo $! > "$1/rpcbind.pid"
-		for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
-		exec "$2" serve "$1/allow"' _ "$W" "$BIN/tests/test_rpc" > "$W/srv.out" 2> "$W/srv.err" &
+	ip netns exec $S "${RPCBIND_RUN[@]}" "$BIN/tests/test_rpc" serve "$W/allow" \
+		> "$W/srv.out" 2> "$W/srv.err" &
 	SRVPID=$!
 }
 start_server
@@ -179,15 +147,10 @@ sleep 0.3
 printf '255.255.255.255 192.0.2.2\n2001:db8::2/128\n' > "$W/allow"
 dracd_opts() { echo -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/$1.db" \
 	-o DRAC_PIDFILE="$W/$1.pid" -o DRAC_CONTROL="$W/$1.ctl"; }
-ip netns exec $S unshare -m --propagation private bash -c '
-	mount -t tmpfs tmpfs /run || exit 1
-	rpcbind -f -w & echo $! > "$1/rpcbind.pid"
-	for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
-	shift; exec "$@"' _ "$W" "$BIN/dracd" $(dracd_opts s) -o DRAC_RPC=yes -o DRAC_ALLOW="$W/allow" \
+ip netns exec $S "${RPCBIND_RUN[@]}" "$BIN/dracd" $(dracd_opts s) -o DRAC_RPC=yes -o DRAC_ALLOW="$W/allow" \
 	> "$W/dracd.out" 2> "$W/dracd.err" &
 SRVPID=$!
 check "dracd registers with rpcbind" eventually 5 bash -c "ip netns exec $A rpcinfo -p 192.0.2.1 2>/dev/null | grep -q 900101"
-in_set() { ip netns exec $S nft list set inet drac "$1" 2>/dev/null | grep -qw -- "$2"; }
 check "dracauth to dracd (IPv4)" inA "$BIN/dracauth" -s 192.0.2.1 198.51.100.50
 check "198.51.100.50 is in inet drac authed" eventually 2 in_set authed 198.51.100.50
 check "dracauth to dracd (IPv6 over IPv6)" inA "$BIN/dracauth" -s 2001:db8::1 2001:db8:1::50

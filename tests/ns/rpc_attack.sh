@@ -6,74 +6,15 @@
 # private mount namespace in the server namespace S; an allowed (A) and a
 # refused (R) client namespace sit on one bridge.
 . "$(dirname "$0")/../lib/t.sh"
-command -v rpcbind >/dev/null || skip_all "rpcbind not installed"
-[ -x "$BIN/dracd" ] && [ -x "$BIN/dracauth" ] || skip_all "build first (make)"
-PY=/usr/bin/python3
-RAW=$TOP/tests/lib/rpcraw.py
+. "$TOP/tests/lib/rpcbind.sh"
+rpc_need "build first (make)" dracd dracauth
 ATK=$TOP/tests/lib/rpcattack.py
 
-S=das$$ A=daa$$ R=dar$$
-W=$(mktemp -d /tmp/drac-rpca.XXXXXX)
-SRVPID= DPID=
-cleanup() {
-	for p in $SRVPID $DPID; do kill "$p" 2>/dev/null; done
-	[ -s "$W/rpcbind.pid" ] && kill "$(cat "$W/rpcbind.pid")" 2>/dev/null
-	sleep 0.2
-	for n in $S $A $R; do ip netns del "$n" 2>/dev/null; done
-	[ -n "${KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-
-ip netns add $S && ip netns add $A && ip netns add $R || skip_all "cannot create namespaces"
-ip -n $S link add br0 type bridge
-ip -n $S link set lo up
-ip -n $S link set br0 up
-ip -n $S addr add 192.0.2.1/24 brd 192.0.2.255 dev br0
-ip -n $S addr add 2001:db8::1/64 dev br0 nodad
-i=2
-for n in $A $R; do
-	ip -n $S link add v$i type veth peer name eth0 netns $n
-	ip -n $S link set v$i master br0 up
-	ip -n $n link set lo up
-	ip -n $n link set eth0 up
-	ip -n $n addr add 192.0.2.$i/24 brd 192.0.2.255 dev eth0
-	ip -n $n addr add 2001:db8::$i/64 dev eth0 nodad
-	i=$((i + 1))
-done
-inA() { ip netns exec $A "$@"; }
-inR() { ip netns exec $R "$@"; }
-inS() { ip netns exec $S "$@"; }
-in_set() { inS nft list set inet drac "$1" 2>/dev/null | grep -qw -- "$2"; }
+rpc_world da rpca
 
 # Loopback, the POP host A, and (for the cap test) 2001:db8::100/120,
 # which R also holds: an allowed host with many IPv6 addresses.
 printf '255.255.255.255 127.0.0.1\n::1/128\n255.255.255.255 192.0.2.2\n2001:db8::2/128\n2001:db8::100/120\n' > "$W/allow"
-
-start_dracd() {
-	local name=$1; shift
-	: > "$W/$name.err"
-	inS unshare -m --propagation private bash -c '
-		mount -t tmpfs tmpfs /run || exit 1
-		rpcbind -f -w & echo $! > "$1/rpcbind.pid"
-		for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
-		shift; exec "$@"' _ "$W" "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no \
-		-o DRAC_MAP="$W/$name.db" -o DRAC_PIDFILE="$W/$name.pid" -o DRAC_CONTROL="$W/$name.ctl" \
-		-o DRAC_RPC=yes -o DRAC_ALLOW="$W/allow" "$@" > "$W/$name.out" 2> "$W/$name.err" &
-	SRVPID=$!
-	eventually 5 grep -q 'ready' "$W/$name.err" || { sed 's/^/# /' "$W/$name.err"; return 1; }
-	PORT=$(sed -n 's/.*DRAC program 900101 versions 1 and 2 on port \([0-9]*\).*/\1/p' "$W/$name.err" | tail -1)
-	[ -n "$PORT" ]
-}
-stop_dracd() {
-	kill $SRVPID 2>/dev/null; eventually 3 bash -c "! kill -0 $SRVPID 2>/dev/null"; SRVPID=
-	[ -s "$W/rpcbind.pid" ] && kill "$(cat "$W/rpcbind.pid")" 2>/dev/null; : > "$W/rpcbind.pid"
-	sleep 0.2
-}
-status() { # status PYTHON-EXPR on the daemon's JSON
-	printf 'DRAC_CONTROL="%s"\n' "$W/$1.ctl" > "$W/$1.settings"
-	inS "$BIN/drac" -c "$W/$1.settings" status --json |
-		$PY -c "import json,sys; d=json.load(sys.stdin)['daemon']; print($2)"
-}
 
 start_dracd d1 || { nok "dracd starts with RPC"; exit 1; }
 ok "dracd serves RPC on port $PORT"
@@ -150,14 +91,7 @@ stop_dracd
 inS nft flush set inet drac authed 2>/dev/null
 start_dracd d5 || { nok "dracd starts for the burst"; exit 1; }
 printf '192.0.2.1\n' > "$W/fwd.conf"
-: > "$W/mail.log"
-inA "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/a.db" \
-	-o DRAC_PIDFILE="$W/a.pid" -o DRAC_CONTROL="$W/a.ctl" -o DRAC_FORWARD=yes \
-	-o DRAC_SERVERS="$W/fwd.conf" -o DRAC_LOGHOOK_FILE="$W/mail.log" \
-	> /dev/null 2> "$W/a.err" &
-DPID=$!
-eventually 5 grep -q ready "$W/a.err"
-sleep 0.3
+start_forwarder
 for i in $(seq 1 250); do
 	echo "Nov 27 21:00:00 pop dovecot[1]: pop3-login: Login: user=<u>, method=PLAIN, rip=198.51.$((100 + i / 200)).$((i % 200 + 1)), lip=192.0.2.2, mpid=9, session=<s$i>"
 done >> "$W/mail.log"

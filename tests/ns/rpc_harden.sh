@@ -5,73 +5,14 @@
 # namespace in the server namespace; an allowed (A) and a refused (R)
 # client namespace sit on one bridge.
 . "$(dirname "$0")/../lib/t.sh"
-command -v rpcbind >/dev/null || skip_all "rpcbind not installed"
-[ -x "$BIN/dracd" ] && [ -x "$BIN/dracauth" ] || skip_all "build first (make)"
-PY=/usr/bin/python3
-RAW=$TOP/tests/lib/rpcraw.py
+. "$TOP/tests/lib/rpcbind.sh"
+rpc_need "build first (make)" dracd dracauth
 
-S=dhs$$ A=dha$$ R=dhr$$
-W=$(mktemp -d /tmp/drac-rpch.XXXXXX)
-SRVPID= DPID=
-cleanup() {
-	for p in $SRVPID $DPID; do kill "$p" 2>/dev/null; done
-	[ -s "$W/rpcbind.pid" ] && kill "$(cat "$W/rpcbind.pid")" 2>/dev/null
-	sleep 0.2
-	for n in $S $A $R; do ip netns del "$n" 2>/dev/null; done
-	[ -n "${KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-
-ip netns add $S && ip netns add $A && ip netns add $R || skip_all "cannot create namespaces"
-ip -n $S link add br0 type bridge
-ip -n $S link set lo up
-ip -n $S link set br0 up
-ip -n $S addr add 192.0.2.1/24 dev br0
-ip -n $S addr add 2001:db8::1/64 dev br0 nodad
-i=2
-for n in $A $R; do
-	ip -n $S link add v$i type veth peer name eth0 netns $n
-	ip -n $S link set v$i master br0 up
-	ip -n $n link set lo up
-	ip -n $n link set eth0 up
-	ip -n $n addr add 192.0.2.$i/24 dev eth0
-	ip -n $n addr add 2001:db8::$i/64 dev eth0 nodad
-	i=$((i + 1))
-done
-inA() { ip netns exec $A "$@"; }
-inR() { ip netns exec $R "$@"; }
-in_set() { ip netns exec $S nft list set inet drac "$1" 2>/dev/null | grep -qw -- "$2"; }
+rpc_world dh rpch
 
 # dracd.allow as shipped (loopback) plus the POP host A.
 printf '255.255.255.255 127.0.0.1\n::1/128\n255.255.255.255 192.0.2.2\n2001:db8::2/128\n' > "$W/allow"
 printf '192.0.2.1\n' > "$W/servers.conf"
-
-# start_dracd NAME [-o KEY=VALUE]...: dracd with RPC, with rpcbind, in S
-start_dracd() {
-	local name=$1; shift
-	: > "$W/$name.err"
-	ip netns exec $S unshare -m --propagation private bash -c '
-		mount -t tmpfs tmpfs /run || exit 1
-		rpcbind -f -w & echo $! > "$1/rpcbind.pid"
-		for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
-		shift; exec "$@"' _ "$W" "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no \
-		-o DRAC_MAP="$W/$name.db" -o DRAC_PIDFILE="$W/$name.pid" -o DRAC_CONTROL="$W/$name.ctl" \
-		-o DRAC_RPC=yes -o DRAC_ALLOW="$W/allow" "$@" > "$W/$name.out" 2> "$W/$name.err" &
-	SRVPID=$!
-	eventually 5 grep -q 'ready' "$W/$name.err" || { sed 's/^/# /' "$W/$name.err"; return 1; }
-	PORT=$(sed -n 's/.*DRAC program 900101 versions 1 and 2 on port \([0-9]*\).*/\1/p' "$W/$name.err" | tail -1)
-	[ -n "$PORT" ]
-}
-stop_dracd() {
-	kill $SRVPID 2>/dev/null; eventually 3 bash -c "! kill -0 $SRVPID 2>/dev/null"; SRVPID=
-	[ -s "$W/rpcbind.pid" ] && kill "$(cat "$W/rpcbind.pid")" 2>/dev/null; : > "$W/rpcbind.pid"
-	sleep 0.2
-}
-status() { # status PYTHON-EXPR on the daemon's JSON
-	printf 'DRAC_CONTROL="%s"\n' "$W/$1.ctl" > "$W/$1.settings"
-	ip netns exec $S "$BIN/drac" -c "$W/$1.settings" status --json |
-		$PY -c "import json,sys; d=json.load(sys.stdin)['daemon']; print($2)"
-}
 
 # ---- 1. forged IPv4-mapped sources ----
 start_dracd d1 || { nok "dracd starts with RPC"; exit 1; }
@@ -133,14 +74,7 @@ check "logged as a refused connection" grep -q 'refused a tcp connection from 19
 # The split setup: the POP host's dracd forwards over TCP by default,
 # to the server's IPv4 and IPv6 address (rpcbind asked over TCP too).
 printf '192.0.2.1\n2001:db8::1\n' > "$W/fwd.conf"
-: > "$W/mail.log"
-ip netns exec $A "$BIN/dracd" -f -c /dev/null -o DRAC_TAP=no -o DRAC_MAP="$W/a.db" \
-	-o DRAC_PIDFILE="$W/a.pid" -o DRAC_CONTROL="$W/a.ctl" -o DRAC_FORWARD=yes \
-	-o DRAC_SERVERS="$W/fwd.conf" -o DRAC_LOGHOOK_FILE="$W/mail.log" \
-	> /dev/null 2> "$W/a.err" &
-DPID=$!
-eventually 5 grep -q ready "$W/a.err"
-sleep 0.3
+start_forwarder
 echo "Nov 27 21:00:00 pop dovecot[1]: pop3-login: Login: user=<u>, method=PLAIN, rip=198.51.100.25, lip=192.0.2.2, mpid=9, TLS, session=<s>" >> "$W/mail.log"
 check "the POP host's forwarder grants on the TCP-only server" eventually 5 in_set authed 198.51.100.25
 acked() { [ "$(status a "d['forward']['acked']")" = 2 ]; }
