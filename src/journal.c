@@ -314,7 +314,18 @@ static int journal_attach(struct journal *jn, int from_tail, int quiet)
 			msg_err("loghook: cannot seek in the journal: %s", strerror(-r));
 		goto bad;
 	}
-	if (from_tail && r > 0) {
+	if (from_tail && r == 0) {
+		/* No matching entry in history: sd-journal stays "at the
+		 * tail", where sd_journal_next() finds nothing, not even the
+		 * entries written later (a login right after start was
+		 * missed).  A time is a position it moves on from. */
+		r = sd_journal_seek_realtime_usec(jn->j, jn->since_us);
+		if (r < 0) {
+			if (!quiet)
+				msg_err("loghook: cannot seek in the journal: %s", strerror(-r));
+			goto bad;
+		}
+	} else if (from_tail && r > 0) {
 		char *c;
 
 		/* the last entry of history: reopening goes on after it */
