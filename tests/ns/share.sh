@@ -179,7 +179,7 @@ check "c: C answers 250 to c2 over IPv6" relay_is 250 c2 C 6
 echo "# d: C stopped, logins on A, C restarted"
 check "d: drac flush on A" fdrac A flush
 check "d: everything revoked on B and C" \
-	eventually $PROP absent_on "B C" "$C1_4" "$C2_4" "$C2_6"
+	eventually $PROP absent_on "B C" "$C1_4" "$C1_6" "$C2_4" "$C2_6"
 check "d: drac add 198.51.100.20 on A" fdrac A add 198.51.100.20
 check "d: 198.51.100.20 reaches C" eventually $PROP granted_on C 198.51.100.20
 fleet_dracd_stop C
