@@ -12,7 +12,7 @@ DESTDIR   ?=
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 CC        ?= cc
-PKGS      := libnftnl libmnl libnetfilter_log libnfnetlink libnftables libtirpc libsystemd
+PKGS      := libnftnl libmnl libnetfilter_log libnfnetlink libnftables libtirpc libsystemd hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3
 

@@ -25,6 +25,7 @@
 #include "rpcsrv.h"
 #include "ruleset.h"
 #include "settings.h"
+#include "share.h"
 #include "tap.h"
 #include "tapdone.h"
 
@@ -51,6 +52,7 @@ struct dracd {
 	struct control *control;
 	struct policy *policy;
 	struct tapdone *tapdone;
+	struct share *share;
 };
 
 static void usage(FILE *f)
@@ -363,6 +365,13 @@ static void keep_restart_settings(struct dracd *d, struct settings *fresh)
 		ONCE("DRAC_CONTROL", control, true),
 		ONCE("DRAC_EVENT_BUFFER", event_buffer, false),
 		ONCE("DRAC_MAP_INTERVAL", write_interval_ms, false),
+		/* the credentials file is root's to read: at start only */
+		ONCE("DRAC_SHARE", share, true),
+		ONCE("DRAC_SHARE_AUTH", share_auth, true),
+		ONCE("DRAC_SHARE_SENTINELS", share_sentinels, true),
+		ONCE("DRAC_SHARE_MASTER", share_master, true),
+		ONCE("DRAC_SHARE_PREFIX", share_prefix, true),
+		ONCE("DRAC_SHARE_QUEUE", share_queue, false),
 #undef ONCE
 	};
 
@@ -401,6 +410,25 @@ static void json_u64(FILE *f, const char *k, uint64_t v, bool comma)
 {
 	fprintf(f, "\"%s\":%llu%s", k, (unsigned long long)v, comma ? "," : "");
 }
+
+/* A string from outside (Redis' error text): escaped, control bytes out. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fputc('?', f);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void share_json(const struct share *sh, FILE *f);
 
 static void status_json(void *arg, FILE *f)
 {
@@ -510,6 +538,8 @@ static void status_json(void *arg, FILE *f)
 		json_u64(f, "failed", fw->failed, false);
 		fputs("}", f);
 	}
+	if (d->share)
+		share_json(d->share, f);
 	if (d->policy) {
 		const struct policy_stats *ps = policy_stats(d->policy);
 
@@ -526,6 +556,44 @@ static void status_json(void *arg, FILE *f)
 		fputs("}", f);
 	}
 	fputs("}\n", f);
+}
+
+static void share_json(const struct share *sh, FILE *f)
+{
+	const struct share_stats *st = share_stats(sh);
+
+	fputs(",\"share\":{\"endpoint\":", f);
+	json_str(f, share_endpoint(sh));
+	fputs(",\"error\":", f);
+	json_str(f, share_error(sh));
+	fputc(',', f);
+	json_u64(f, "connected", st->connected, true);
+	json_u64(f, "subscribed", st->subscribed, true);
+	json_u64(f, "connects", st->connects, true);
+	json_u64(f, "disconnects", st->disconnects, true);
+	json_u64(f, "auth_failures", st->auth_failures, true);
+	json_u64(f, "queued", share_queued(sh), true);
+	json_u64(f, "queued_peak", st->queued_peak, true);
+	json_u64(f, "queue_overflow", st->queue_overflow, true);
+	json_u64(f, "pushed", st->pushed, true);
+	json_u64(f, "push_refused", st->push_refused, true);
+	json_u64(f, "push_errors", st->push_errors, true);
+	json_u64(f, "revokes_sent", st->revokes_sent, true);
+	json_u64(f, "received", st->received, true);
+	json_u64(f, "own", st->own, true);
+	json_u64(f, "applied", st->applied, true);
+	json_u64(f, "kept", st->kept, true);
+	json_u64(f, "revokes_applied", st->revokes_applied, true);
+	json_u64(f, "refused", st->refused, true);
+	json_u64(f, "garbage", st->garbage, true);
+	json_u64(f, "clamped", st->clamped, true);
+	json_u64(f, "reconciles", st->reconciles, true);
+	json_u64(f, "reconciled", st->reconciled, true);
+	json_u64(f, "reconcile_ms", st->reconcile_ms, true);
+	json_u64(f, "lag_ms", st->lag_ms, true);
+	json_u64(f, "lag_max_ms", st->lag_max_ms, true);
+	json_u64(f, "rtt_us", st->rtt_us, false);
+	fputc('}', f);
 }
 
 /* dracd --clear-map: what a clean stop does to the map, for the init
@@ -636,6 +704,9 @@ int main(int argc, char **argv)
 	loop_on_idle(d.loop, tapdone_idle, &d);
 	if (apply_sources(&d, NULL, &d.s) < 0)
 		return 1;
+	/* Before the drop: the credentials file is root's. */
+	if (*d.s.share && !(d.share = share_new(d.loop, d.gate, &d.s)))
+		return 1;
 	/* Made once: after dropping privileges it could not be made again
 	 * in /run, so DRAC_CONTROL changes need a restart. */
 	if (*d.s.control && !(d.control = control_open(d.loop, d.s.control, status_json, &d)))
@@ -643,6 +714,7 @@ int main(int argc, char **argv)
 	if (drop_privileges(d.s.user, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (gate_start(d.gate) < 0) {
+		share_free(d.share);
 		control_close(d.control);
 		stop_sources(&d);
 		gate_free(d.gate);
@@ -654,8 +726,11 @@ int main(int argc, char **argv)
 		log_init("dracd", LOG_TO_SYSLOG, debug);
 		daemon_ready();
 	}
+	if (d.share)
+		share_start(d.share);
 	msg_info("ready (pid %d)", (int)getpid());
 	loop_run(d.loop);
+	share_free(d.share);
 	control_close(d.control);
 	stop_sources(&d);
 	gate_free(d.gate);

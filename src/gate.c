@@ -33,6 +33,8 @@ struct gate {
 	uint64_t restore_after; /* loop_now() ms: retry of a failed restore */
 	gate_forward_fn forward;
 	void *forward_arg;
+	const struct gate_share_ops *share;
+	void *share_arg;
 	struct gate_stats st;
 };
 
@@ -45,6 +47,17 @@ static void request_restore(struct gate *g)
 	g->restore_after = 0;
 }
 
+/* Loopback and the trusted networks never need a grant. */
+static bool refuse(struct gate *g, const struct drac_addr *a, const char *buf, const char *src)
+{
+	if (addr_is_loopback(a) || netlist_match(&g->s->trusted, a)) {
+		g->st.refused++;
+		msg_info("not granting %s (source %s): trusted network", buf, src);
+		return true;
+	}
+	return false;
+}
+
 int gate_grant(const struct drac_addr *a0, enum grant_source src, void *arg)
 {
 	struct gate *g = arg;
@@ -53,11 +66,8 @@ int gate_grant(const struct drac_addr *a0, enum grant_source src, void *arg)
 
 	addr_unmap(&a);
 	addr_fmt(&a, buf, sizeof(buf));
-	if (addr_is_loopback(&a) || netlist_match(&g->s->trusted, &a)) {
-		g->st.refused++;
-		msg_info("not granting %s (source %s): trusted network", buf, source_name(src));
+	if (refuse(g, &a, buf, source_name(src)))
 		return -1;
-	}
 	if (nftset_queue(g->ns, &a, g->s->window_ms) < 0) {
 		msg_err("cannot queue grant of %s: out of memory", buf);
 		return -1;
@@ -67,7 +77,68 @@ int gate_grant(const struct drac_addr *a0, enum grant_source src, void *arg)
 		 (unsigned long long)(g->s->window_ms / 1000), source_name(src));
 	if (g->forward && src != SRC_RPC && src != SRC_RESTORE)
 		g->forward(g->forward_arg, &a);
+	if (g->share && src != SRC_RESTORE)
+		g->share->granted(g->share_arg, &a, wall_now() + g->s->window_ms);
 	return 0;
+}
+
+int gate_apply_grant(struct gate *g, const struct drac_addr *a0, uint64_t end_ms, bool *clamped)
+{
+	struct drac_addr a = *a0;
+	uint64_t now = wall_now(), have;
+	char buf[ADDR_STRLEN];
+
+	*clamped = false;
+	addr_unmap(&a);
+	if (end_ms > now + g->s->window_ms) {
+		end_ms = now + g->s->window_ms;
+		*clamped = true;
+	}
+	if (end_ms <= now + 1000) /* under a second left: let it go */
+		return 0;
+	if (g->mirror && mirror_get(g->mirror, &a, &have) && have + 1000 >= end_ms)
+		return 0;
+	addr_fmt(&a, buf, sizeof(buf));
+	if (refuse(g, &a, buf, source_name(SRC_SHARE)))
+		return -1;
+	if (nftset_queue(g->ns, &a, end_ms - now) < 0) {
+		msg_err("cannot queue grant of %s: out of memory", buf);
+		return -1;
+	}
+	g->st.grants[SRC_SHARE]++;
+	msg_debug("grant %s for %llus (source share)", buf,
+		  (unsigned long long)((end_ms - now) / 1000));
+	return 1;
+}
+
+int gate_apply_revoke(struct gate *g, const struct drac_addr *a0, uint64_t when_ms)
+{
+	struct drac_addr a = *a0;
+	uint64_t have;
+	char buf[ADDR_STRLEN];
+
+	addr_unmap(&a);
+	if (!g->mirror || !mirror_get(g->mirror, &a, &have))
+		return 0;
+	/* Began after the revocation: a new login, which stands. */
+	if (have > when_ms + g->s->window_ms)
+		return 0;
+	if (nftset_revoke(g->ns, &a) < 0) {
+		msg_err("cannot revoke %s: %s", addr_fmt(&a, buf, sizeof(buf)), strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+void gate_set_share(struct gate *g, const struct gate_share_ops *ops, void *arg)
+{
+	g->share = ops;
+	g->share_arg = arg;
+}
+
+const struct settings *gate_settings(const struct gate *g)
+{
+	return g->s;
 }
 
 static void queue_remaining(const struct drac_addr *a, uint64_t expiry, void *arg)
@@ -231,13 +302,22 @@ static void mirror_due(void *arg)
 	/* gate_idle runs right after every loop iteration; nothing to do. */
 }
 
-static void ev_elem(void *arg, bool added, const struct drac_addr *a, uint64_t expires)
+static void ev_elem(void *arg, bool added, const struct drac_addr *a, uint64_t expires,
+		    uint32_t portid)
 {
 	struct gate *g = arg;
+	/* Changes dracd made itself (its grants, restores, what it heard
+	 * from the fleet) are told to the fleet where they are made, or not
+	 * at all; anyone else's (drac add/del/flush, nft) are told here. */
+	bool foreign = g->share && portid != nftset_portid(g->ns);
 
 	if (added) {
 		add_to_mirror(a, 0, expires, g);
+		if (foreign && expires)
+			g->share->granted(g->share_arg, a, wall_now() + expires);
 	} else {
+		if (foreign)
+			g->share->revoked(g->share_arg, a, wall_now());
 		char buf[ADDR_STRLEN];
 
 		if (mirror_get(g->mirror, a, NULL))

@@ -43,6 +43,24 @@ int gate_grant(const struct drac_addr *a, enum grant_source src, void *arg);
  * servers (split hosts) when set. */
 void gate_set_forward(struct gate *g, gate_forward_fn fn, void *arg);
 
+/* The fleet (share.c): told of every grant this host makes (its end,
+ * wall ms) and of every revocation made here (drac del, drac flush, nft
+ * delete element: a set element deleted by anyone but dracd itself). */
+struct gate_share_ops {
+	void (*granted)(void *arg, const struct drac_addr *a, uint64_t end_ms);
+	void (*revoked)(void *arg, const struct drac_addr *a, uint64_t when_ms);
+};
+void gate_set_share(struct gate *g, const struct gate_share_ops *ops, void *arg);
+/* A grant heard from the fleet, through the same checks as a local one
+ * (loopback and trusted networks refused) and bounded: it ends no later
+ * than now + the window (*clamped set when it asked for more).  The later
+ * expiry wins.  1 queued, 0 this host already has it as long, -1 refused. */
+int gate_apply_grant(struct gate *g, const struct drac_addr *a, uint64_t end_ms, bool *clamped);
+/* A revocation heard from the fleet: the grant goes unless it began after
+ * when_ms (a login after the revocation).  1 revoked, 0 nothing to do. */
+int gate_apply_revoke(struct gate *g, const struct drac_addr *a, uint64_t when_ms);
+const struct settings *gate_settings(const struct gate *g);
+
 const struct gate_stats *gate_stats(const struct gate *g);
 struct mirror *gate_mirror(const struct gate *g);
 struct nfevents *gate_events(const struct gate *g);

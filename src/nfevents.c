@@ -33,6 +33,7 @@ struct nfevents {
 struct elem_ctx {
 	struct nfevents *ev;
 	bool added;
+	uint32_t portid;
 };
 
 static void on_elem(const struct drac_addr *a, uint64_t timeout, uint64_t expires, void *arg)
@@ -43,7 +44,7 @@ static void on_elem(const struct drac_addr *a, uint64_t timeout, uint64_t expire
 		c->ev->st.elem_add++;
 	else
 		c->ev->st.elem_del++;
-	c->ev->ops->elem(c->ev->arg, c->added, a, expires);
+	c->ev->ops->elem(c->ev->arg, c->added, a, expires, c->portid);
 }
 
 /* Is this DELSET/DELTABLE about our table? */
@@ -87,7 +88,7 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nfevents *ev = data;
 	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-	struct elem_ctx c = { ev, false };
+	struct elem_ctx c = { ev, false, nlh->nlmsg_pid };
 
 	ev->st.events++;
 	switch (type) {

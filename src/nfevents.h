@@ -11,8 +11,10 @@
 
 struct nfevents_ops {
 	/* element added or refreshed (expires_ms: remaining time, 0 when
-	 * the element has no timeout) or deleted */
-	void (*elem)(void *arg, bool added, const struct drac_addr *a, uint64_t expires_ms);
+	 * the element has no timeout) or deleted; portid: the netlink port
+	 * of the program that made the change (0: the kernel) */
+	void (*elem)(void *arg, bool added, const struct drac_addr *a, uint64_t expires_ms,
+		     uint32_t portid);
 	/* a set or the whole table was deleted (flush ruleset, reload) */
 	void (*gone)(void *arg);
 	/* events were lost (ENOBUFS): state must be read again */

@@ -466,3 +466,8 @@ int nftset_exists(struct nftset *ns, int family)
 		return errno == ENOENT ? 0 : -1;
 	return 1;
 }
+
+uint32_t nftset_portid(const struct nftset *ns)
+{
+	return ns->portid;
+}

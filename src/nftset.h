@@ -20,6 +20,8 @@ static inline const char *nftset_name(int family)
 
 struct nftset *nftset_open(void);
 void nftset_close(struct nftset *ns);
+/* The socket's netlink port: set events that carry it are our own. */
+uint32_t nftset_portid(const struct nftset *ns);
 
 /* Queue an add-or-refresh of one element; nftset_commit sends every
  * queued element in one batch.  A live element's timer restarts. */

@@ -11,12 +11,13 @@
 #include "logtrust.h"
 #include "policy.h"
 #include "settings.h"
+#include "sharemsg.h"
 
 #define WINDOW_MIN_MS 1000ULL
 #define WINDOW_MAX_MS (31ULL * 24 * 3600 * 1000)
 
 enum kind { K_BOOL, K_WINDOW, K_PATH, K_UINT, K_PORTS, K_NETS, K_STR, K_ENDPOINT,
-	    K_JOURNAL, K_UIDS };
+	    K_JOURNAL, K_UIDS, K_SHARE, K_SENTINELS, K_PREFIX };
 
 struct key {
 	const char *name;
@@ -57,6 +58,12 @@ static const struct key keys[] = {
 	{ "DRAC_CONTROL", K_PATH, F(control), 0, 0, 0, "/run/dracd.sock" },
 	{ "DRAC_POLICY", K_ENDPOINT, F(policy), 0, 0, 0, "" },
 	{ "DRAC_RPC_UDP", K_BOOL, F(rpc_udp), 0, 0, 0, "yes" },
+	{ "DRAC_SHARE", K_SHARE, F(share), 0, 0, 0, "" },
+	{ "DRAC_SHARE_AUTH", K_PATH, F(share_auth), 0, 0, 0, "" },
+	{ "DRAC_SHARE_SENTINELS", K_SENTINELS, F(share_sentinels), 0, 0, 0, "" },
+	{ "DRAC_SHARE_MASTER", K_STR, F(share_master), 0, 0, 0, "drac" },
+	{ "DRAC_SHARE_PREFIX", K_PREFIX, F(share_prefix), 0, 0, 0, "drac" },
+	{ "DRAC_SHARE_QUEUE", K_UINT, F(share_queue), 16, 10000000, 0, "100000" },
 };
 
 int parse_window(const char *s, uint64_t *ms, char *err, size_t errlen)
@@ -167,12 +174,24 @@ static int key_apply(struct settings *s, const struct key *k, const char *v, cha
 		}
 		return 0;
 	}
+	case K_SHARE:
+	case K_SENTINELS:
+	case K_PREFIX:
 	case K_JOURNAL:
 	case K_UIDS: {
 		/* checked here so that a mistake names FILE:LINE */
 		char why[256];
 		struct logtrust_journal j;
 		struct logtrust_uids u;
+		struct share_endpoint ep;
+		struct share_hostport hp[SHARE_MAX_SENTINELS];
+
+		if ((k->kind == K_SHARE && share_parse_endpoint(v, &ep, why, sizeof(why)) < 0) ||
+		    (k->kind == K_SENTINELS && share_parse_sentinels(v, hp, why, sizeof(why)) < 0) ||
+		    (k->kind == K_PREFIX && share_parse_prefix(v, why, sizeof(why)) < 0)) {
+			snprintf(err, errlen, "%s: %s", k->name, why);
+			return -1;
+		}
 
 		if (k->kind == K_JOURNAL && *v && logtrust_journal_parse(v, &j, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s: %s", k->name, why);

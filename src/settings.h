@@ -43,6 +43,12 @@ struct settings {
 	char control[PATH_MAX];     /* DRAC_CONTROL: status socket */
 	char policy[PATH_MAX];      /* DRAC_POLICY: "", unix:PATH, inet:ADDR:PORT */
 	bool rpc_udp;               /* DRAC_RPC_UDP: no serves RPC over TCP only */
+	char share[PATH_MAX + 16];  /* DRAC_SHARE: "", redis://..., unix:PATH */
+	char share_auth[PATH_MAX];  /* DRAC_SHARE_AUTH: credentials file */
+	char share_sentinels[1024]; /* DRAC_SHARE_SENTINELS */
+	char share_master[128];     /* DRAC_SHARE_MASTER */
+	char share_prefix[64];      /* DRAC_SHARE_PREFIX */
+	unsigned share_queue;       /* DRAC_SHARE_QUEUE */
 };
 
 /* Fill with the built-in defaults. */

@@ -12,6 +12,7 @@ enum grant_source {
 	SRC_RPC,
 	SRC_CLI,
 	SRC_RESTORE,
+	SRC_SHARE,	/* heard from the fleet (share.c) */
 	SRC_COUNT
 };
 
@@ -21,7 +22,7 @@ typedef int (*grant_fn)(const struct drac_addr *a, enum grant_source src, void *
 
 static inline const char *source_name(enum grant_source s)
 {
-	static const char *const names[] = { "nflog", "loghook", "rpc", "cli", "restore" };
+	static const char *const names[] = { "nflog", "loghook", "rpc", "cli", "restore", "share" };
 	return s < SRC_COUNT ? names[s] : "?";
 }
 
