@@ -115,6 +115,8 @@ check "a: and expires then (PTTL)" test "${pttl:--1}" -gt $((WIN_MS - 15000)) -a
 check "a: drac:g:$C1_6 exists" test "$(rcli EXISTS "drac:g:$C1_6")" = 1
 check "a: a G message went out on drac:events" \
 	eventually 2 grep -qE "^G $C1_4 [0-9]{13} [0-9]{13} [0-9a-f]{16}\$" "$WORLD/sub.log"
+lag=$(fstatus B lag_max_ms)
+check "a: B reports its lag (share.lag_max_ms $lag)" bash -c "[[ '$lag' =~ ^[0-9]+\$ ]] && [ '$lag' -lt 5000 ]"
 c=$(fstatus B applied)
 check "a: B counts what it applied (share.applied $c)" test "${c:-0}" -ge 2
 check "a: B and C do not publish what they applied (share.pushed 0 on B)" fstatus_is B pushed 0
@@ -250,10 +252,12 @@ fdrac A flush >/dev/null
 eventually $PROP absent_on "B C" "$C1_4" "$C1_6" || nok "f: flush reached B and C"
 g0=$(fstatus B garbage) cl0=$(fstatus B clamped) r0=$(fstatus B reconciles)
 n=$(now_ms) fut=$(( $(now_ms) + 60000 )) ten=$(( $(now_ms) + 10 * 365 * 86400000 ))
+over=$(( $(now_ms) + WIN_MS + 20000 ))
 big=$(head -c 100000 /dev/zero | tr '\0' 7)
 rcli SET drac:g:not-an-address $fut PX 60000 >/dev/null
 rcli SET drac:g:192.0.2.77 abc PX 60000 >/dev/null
-rcli SET drac:g:192.0.2.78 $ten PXAT $ten >/dev/null		# valid, clamped
+rcli SET drac:g:192.0.2.78 $over PXAT $over >/dev/null	# just beyond the window: clamped
+rcli SET drac:g:192.0.2.88 $ten PXAT $ten >/dev/null		# 10 years: never beyond the window
 rcli SET drac:g:192.0.2.79 $fut >/dev/null			# no TTL
 printf '%s' "$big" | rcli -x SET drac:g:192.0.2.80 >/dev/null; rcli PEXPIRE drac:g:192.0.2.80 60000 >/dev/null
 rcli SET drac:g:192.0.2.82 $((n - 1000)) PX 60000 >/dev/null	# expiry in the past
@@ -277,9 +281,19 @@ for x in A B C; do check "f: $x connected again" eventually 10 fstatus_is $x con
 g1=$(fstatus B garbage)
 echo "# f: B share.garbage $g0 -> $g1 after the reconcile"
 check "f: B counted the garbage keys (+>=6)" test "${g1:-0}" -ge $(( ${g0:-0} + 6 ))
-check "f: the far expiry 192.0.2.78 is granted on B" eventually 3 fgranted B 192.0.2.78
+check "f: an expiry 20 s beyond the window (192.0.2.78) is granted on B" eventually 3 fgranted B 192.0.2.78
 e78=$(fexpires_ms B 192.0.2.78)
 check "f: clamped to the window (${e78:-?} ms <= $WIN_MS)" test "${e78:-99999999999}" -le $((WIN_MS + 1000))
+within_window() {	# X ADDR: absent, or granted for no more than the window
+	local e
+	fgranted "$1" "$2" || return 0
+	e=$(fexpires_ms "$1" "$2")
+	echo "# $2 granted on $1, expires in ${e:-?} ms"
+	[ "${e:-99999999999}" -le $((WIN_MS + 1000)) ]
+}
+for x in A B C; do
+	check "f: the 10-year expiry (192.0.2.88) gives nothing beyond the window on $x" within_window $x 192.0.2.88
+done
 for a in 192.0.2.77 192.0.2.79 192.0.2.80 192.0.2.82 192.0.2.83 192.0.2.84 127.0.0.1 \
 	203.0.113.9 192.0.2.85 192.0.2.86; do
 	check "f: key drac:g:$a... granted nowhere" absent_on "A B C" $a
@@ -305,15 +319,19 @@ pub "G 127.0.0.1 $fut $n $HID"
 pub "G ::1 $fut $n $HID"
 pub "G 203.0.113.5 $fut $n $HID"
 pub "G 2001:db8:1::5 $fut $n $HID"
-pub "G 192.0.2.101 $ten $n $HID"				# valid, clamped
+pub "G 192.0.2.101 $over $n $HID"			# just beyond: clamped
+pub "G 192.0.2.102 $ten $n $HID"				# 10 years
 sleep 1
 g2=$(fstatus B garbage) cl1=$(fstatus B clamped)
 echo "# f: B share.garbage $g1 -> $g2 after the messages; share.clamped $cl0 -> $cl1"
 check "f: B counted the garbage messages (+>=10)" test "${g2:-0}" -ge $(( ${g1:-0} + 10 ))
 check "f: B counted clamped expiries" test "${cl1:-0}" -gt "${cl0:-0}"
-check "f: the far expiry 192.0.2.101 is granted on C" eventually 3 fgranted C 192.0.2.101
+check "f: an expiry 20 s beyond the window (192.0.2.101) is granted on C" eventually 3 fgranted C 192.0.2.101
 e101=$(fexpires_ms C 192.0.2.101)
 check "f: clamped to the window (${e101:-?} ms <= $WIN_MS)" test "${e101:-99999999999}" -le $((WIN_MS + 1000))
+for x in A B C; do
+	check "f: the 10-year message (192.0.2.102) gives nothing beyond the window on $x" within_window $x 192.0.2.102
+done
 for a in 192.0.2.90 192.0.2.91 192.0.2.92 192.0.2.93 192.0.2.94 192.0.2.95 192.0.2.96 \
 	192.0.2.97 192.0.2.98 192.0.2.99 192.0.2.100 127.0.0.1 ::1 203.0.113.5 2001:db8:1::5; do
 	check "f: message for $a granted nowhere" absent_on "A B C" $a
@@ -328,7 +346,7 @@ check "f: C answers 250 to c2" relay_is 250 c2 C 4
 # --- g: Redis with ACLs -----------------------------------------------------
 echo "# g: Redis ACL"
 for x in A B C; do fdrac $x flush >/dev/null; fleet_dracd_stop $x; done
-ACL_DRAC='user drac on >secret resetkeys ~drac:* resetchannels &drac:* -@all +eval +get +set +del +scan +publish +subscribe +ping +select +role +auth +hello +client|setname'
+ACL_DRAC=${SHARE_TEST_ACL:-'user drac on >secret resetkeys ~drac:* resetchannels &drac:* -@all +eval +get +set +del +scan +publish +subscribe +ping +select +role +auth +hello +client|setname'}
 redis_stop
 redis_start "$NS_RD" "$RD4 $RD6" "user default off" \
 	"user admin on >adminpw ~* &* +@all" "$ACL_DRAC" || { nok "g: redis-server with ACLs starts"; exit 1; }
