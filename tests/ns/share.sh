@@ -223,7 +223,7 @@ table inet blackhole {
 EOF
 fleet_dracd_stop A
 t0=$(date +%s%N)
-check "e: A starts with Redis unreachable" fleet_dracd_start A
+check "e: A starts with Redis unreachable" fleet_dracd_start A -o DRAC_SHARE_QUEUE=16
 echo "# e: dracd A ready after $(ms_since $t0) ms"
 t0=$(date +%s%N)
 check "e: drac status answers at once" fdrac A status >/dev/null
@@ -234,11 +234,18 @@ check "e: A grants locally ($C1_4, $C1_6)" eventually 2 granted_on A "$C1_4" "$C
 check "e: B does not have it yet" absent_on B "$C1_4"
 check "e: A queued the grants (share.queued $(fstatus A queued))" fstatus_ge A queued 2
 check "e: A is alive" fleet_alive A
+# More operations than the queue holds (16): overflow counted, and still
+# every grant reaches the others, since a connect pushes all local grants.
+OVF=()
+for i in $(seq 1 20); do OVF+=(198.51.100.$((100 + i))); fdrac A add "198.51.100.$((100 + i))" >/dev/null; done
+check "e: the queue is bounded (share.queued $(fstatus A queued) <= 16)" test "$(fstatus A queued)" -le 16
+check "e: overflow counted (share.queue_overflow $(fstatus A queue_overflow))" fstatus_ge A queue_overflow 6
 inrd nft delete table inet blackhole
 t0=$(date +%s%N)
 redis_start "$NS_RD" "$RD4 $RD6" || { nok "e: redis-server starts"; exit 1; }
 check "e: Redis back: A connects" eventually 15 fstatus_is A connected 1
 check "e: B and C get A's grants" eventually 15 granted_on "B C" "$C1_4" "$C1_6"
+check "e: also the ones that overflowed the queue" eventually 5 granted_on "B C" "${OVF[@]}"
 echo "# e: Redis started to A's grants on B and C: $(ms_since $t0) ms"
 check "e: A's queue is empty" eventually 3 fstatus_is A queued 0
 check "e: A counted pushes (share.pushed $(fstatus A pushed))" fstatus_ge A pushed 2
