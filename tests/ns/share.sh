@@ -398,6 +398,8 @@ fleet_dracd_start C || nok "g: dracd C restarts with the right password"
 check "g: C connects with the right password" eventually 5 fstatus_is C connected 1
 check "g: and learns A's grant" eventually 5 granted_on C "$C1_4" "$C1_6"
 check "g: C pushed its local grant 198.51.100.30 to B" eventually $PROP granted_on B 198.51.100.30
+denied=$(rcli ACL LOG 100 | awk 'p == "reason" && $0 != "auth" { d = 1 } p == "object" && d { print; d = 0 } { p = $0 }' | sort -u | tr '\n' ' ')
+check "g: Redis's ACL LOG shows no command or key the drac user was denied (${denied:-none})" test -z "$denied"
 fleet_dracd_stop C
 # Credentials readable by others, or missing: refused, naming the file.
 chmod 644 "$WORLD/hostC/share.auth"
