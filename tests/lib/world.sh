@@ -44,7 +44,13 @@
 #                                  smtpd_recipient_restrictions instead (with
 #                                  smtpd_relay_restrictions empty).  Sets
 #                                  WORLD_MAP, WORLD_POSTFIX_DIR (config dir),
-#                                  WORLD_POSTFIX_LOG ($WORLD/postfix.log)
+#                                  WORLD_POSTFIX_LOG ($WORLD/postfix.log).
+#                                  More instances: WORLD_POSTFIX_NS=NS (default
+#                                  srv) and WORLD_POSTFIX_NAME=N (state in
+#                                  $WORLD/N, log $WORLD/N.log; default pf and
+#                                  postfix.log); the caller keeps each
+#                                  WORLD_POSTFIX_PID and clears it before the
+#                                  next start (tests/lib/fleet.sh)
 #   world_postfix_reload, world_postfix_stop
 #   world_map_write MAP            replace MAP(.db) with "key value" lines
 #                                  from stdin (new file + rename)
@@ -412,8 +418,9 @@ world_dovecot_stop() {
 # --- Postfix ---------------------------------------------------------------
 
 world_postfix_start() {
-	local map=${1:-} p=$WORLD/pf line
+	local map=${1:-} p=$WORLD/${WORLD_POSTFIX_NAME:-pf} line ns
 	[ -n "$map" ] || { world__die "usage: world_postfix_start MAP"; return 1; }
+	world__ns "${WORLD_POSTFIX_NS:-srv}"; ns=$WORLD__NS
 	[ -z "$WORLD_POSTFIX_PID" ] || { world__die "postfix already running"; return 1; }
 	shift
 	case $map in /*) ;; *) map=$PWD/$map ;; esac
@@ -437,6 +444,7 @@ world_postfix_start() {
 	touch "$p/queue/quick-start"
 	WORLD_POSTFIX_DIR=$p/etc
 	WORLD_POSTFIX_LOG=$WORLD/postfix.log
+	[ -n "${WORLD_POSTFIX_NAME:-}" ] && WORLD_POSTFIX_LOG=$WORLD/$WORLD_POSTFIX_NAME.log
 	local relay="smtpd_relay_restrictions = permit_mynetworks, check_client_access btree:$map, reject_unauth_destination
 smtpd_recipient_restrictions ="
 	if [ "${WORLD_POSTFIX_LEGACY:-0}" = 1 ]; then
@@ -499,14 +507,14 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 	world__age "$p/etc/master.cf"
-	if ! ip netns exec "$NS_SRV" postfix -c "$p/etc" start >>"$WORLD/postfix.out" 2>&1; then
+	if ! ip netns exec "$ns" postfix -c "$p/etc" start >>"$WORLD/postfix.out" 2>&1; then
 		world__die "postfix did not start:"
 		tail -5 "$WORLD/postfix.out" "$WORLD_POSTFIX_LOG" >&2 2>/dev/null
 		return 1
 	fi
 	world__until 5 test -s "$p/queue/pid/master.pid" || return 1
 	WORLD_POSTFIX_PID=$(awk '{ print $1; exit }' "$p/queue/pid/master.pid")
-	if ! world__until 10 world__listening "$NS_SRV" 25 587; then
+	if ! world__until 10 world__listening "$ns" 25 587; then
 		world__die "postfix does not listen on 25 and 587:"
 		tail -5 "$WORLD_POSTFIX_LOG" >&2 2>/dev/null
 		return 1
