@@ -55,11 +55,14 @@ stop_host() {
 	p=$(pid_of "$1")
 	[ -n "$p" ] || return 0
 	kill "$p" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-	kill -KILL "$p" 2>/dev/null
+	for _ in $(seq 100); do running "$p" || break; sleep 0.05; done
+	if running "$p"; then echo "# dracd $1 ignored SIGTERM for 5 s"; kill -KILL "$p"; fi
+	wait "$p" 2>/dev/null
 	eval "PID_$1="
 }
-alive() { kill -0 "$(pid_of "$1")" 2>/dev/null; }
+# alive, not a zombie waiting to be reaped
+running() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && running "$p"; }
 hd() { local n=$1; shift; ip netns exec "$NSP$n" "$BIN/drac" -c "$LAB/$n.settings" "$@"; }
 hnft() { local n=$1; shift; ip netns exec "$NSP$n" nft "$@"; }
 has() { hnft "$1" list set inet drac authed 2>/dev/null | grep -qw -- "$2"; }
@@ -264,6 +267,38 @@ rss=$(awk '/VmRSS/ { print $2 }' "/proc/$(pid_of Fhuge)/status" 2>/dev/null)
 echo "# dracd RSS after 2,000,000 array elements (8 MB) on the channel: ${rss:-?} kB"
 check "memory stays bounded (< 100 MB) under an endless reply" [ "${rss:-0}" -lt 102400 ]
 stop_host Fhuge
+
+# --- 6. the ACL line of the spec (SHARE-SPEC.md) ---------------------------
+# The reconcile reads a grant's expiry with PEXPIRETIME, which that line
+# does not allow: every grant key is NOPERM, counted as garbage, and a host
+# that was away learns nothing.
+rc acl setuser drac on '>pw' resetkeys '~drac:*' resetchannels '&drac:*' -@all +eval +get +set \
+	+del +scan +publish +subscribe +ping +select +role +auth +hello '+client|setname' >/dev/null
+echo "drac pw" >"$LAB/auth"
+chmod 600 "$LAB/auth"
+hd A add 192.0.2.50 >/dev/null
+eventually 2 rc exists drac:g:192.0.2.50 >/dev/null
+host E "unix:$LAB/redis.sock" "DRAC_SHARE_AUTH=$LAB/auth" || nok "dracd E starts"
+eventually 5 is E reconciles 1
+check "with the documented ACL, a new host learns 192.0.2.50 at its reconcile" eventually 2 has E 192.0.2.50
+echo "# E: reconciled $(st E reconciled), garbage $(st E garbage)"
+stop_host E
+
+# --- 7. DRAC_SHARE naming a replica (or an old master after a failover) ---
+# Every write is READONLY: fail() reconnects, maybe_synced() resets the
+# backoff to 100 ms and the log-once flag, so dracd reconnects and warns
+# ten times a second for as long as it lasts.
+host R "redis://127.0.0.1:6380" || nok "dracd R starts"
+ip netns exec "${NSP}R" redis-server --port 6379 --bind 127.0.0.1 --save '' --dir "$LAB" >/dev/null 2>&1 & PIDS+=("$!")
+ip netns exec "${NSP}R" redis-server --port 6380 --bind 127.0.0.1 --save '' --dir "$LAB" \
+	--replicaof 127.0.0.1 6379 >/dev/null 2>&1 & PIDS+=("$!")
+hd R add 192.0.2.60 >/dev/null
+sleep 5
+warns=$(grep -c "READONLY" "$LAB/R.log")
+echo "# R in 5 s: $(st R connects) connects, $warns READONLY warnings"
+check "a replica is not reconnected to ten times a second (<= 10 connects in 5 s)" [ "$(st R connects)" -le 10 ]
+check "READONLY is logged once per streak" [ "$warns" -le 2 ]
+stop_host R
 
 for n in A B; do check "dracd $n still running" alive "$n"; done
 t_done
