@@ -134,6 +134,15 @@ static int cmd_del(int argc, char **argv)
 	addr_fmt(&a, buf, sizeof(buf));
 	ns = open_set();
 	rc = nftset_revoke(ns, &a);
+	if (rc == 1) {
+		/* Not here, but perhaps on other hosts: a dracd sharing with
+		 * a fleet (DRAC_SHARE) passes on deletes it sees, so make one
+		 * (an element of one second, deleted at once). */
+		char err[256];
+
+		if (nftset_queue(ns, &a, 1000) == 0 && nftset_commit(ns, err, sizeof(err)) >= 0)
+			nftset_revoke(ns, &a);
+	}
 	nftset_close(ns);
 	if (rc == 1) {
 		fprintf(stderr, "drac: %s is not in inet drac %s\n", buf, nftset_name(a.family));

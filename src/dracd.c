@@ -579,6 +579,7 @@ static void share_json(const struct share *sh, FILE *f)
 	json_u64(f, "push_refused", st->push_refused, true);
 	json_u64(f, "push_errors", st->push_errors, true);
 	json_u64(f, "revokes_sent", st->revokes_sent, true);
+	json_u64(f, "read_errors", st->read_errors, true);
 	json_u64(f, "received", st->received, true);
 	json_u64(f, "own", st->own, true);
 	json_u64(f, "applied", st->applied, true);

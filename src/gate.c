@@ -39,6 +39,11 @@ struct gate {
 };
 
 static void gate_idle(void *arg);
+static void commit(struct gate *g);
+
+/* How far apart two hosts' clocks may be when a revocation and a login
+ * are compared (see gate_apply_revoke). */
+#define GATE_SKEW_MS 2000
 
 /* The table must come back (at once; gate_restore spaces out retries). */
 static void request_restore(struct gate *g)
@@ -117,17 +122,22 @@ int gate_apply_revoke(struct gate *g, const struct drac_addr *a0, uint64_t when_
 	uint64_t have;
 	char buf[ADDR_STRLEN];
 
+	int rc;
+
 	addr_unmap(&a);
-	if (!g->mirror || !mirror_get(g->mirror, &a, &have))
+	/* Began after the revocation (clocks may differ a little: the
+	 * revocation wins a tie): a new login, which stands. */
+	if (g->mirror && mirror_get(g->mirror, &a, &have) &&
+	    have > when_ms + g->s->window_ms + GATE_SKEW_MS)
 		return 0;
-	/* Began after the revocation: a new login, which stands. */
-	if (have > when_ms + g->s->window_ms)
-		return 0;
-	if (nftset_revoke(g->ns, &a) < 0) {
+	/* A grant still waiting for the commit (heard in the same read)
+	 * would come back after the delete: send it first. */
+	commit(g);
+	if ((rc = nftset_revoke(g->ns, &a)) < 0) {
 		msg_err("cannot revoke %s: %s", addr_fmt(&a, buf, sizeof(buf)), strerror(errno));
 		return 0;
 	}
-	return 1;
+	return rc == 0;
 }
 
 void gate_set_share(struct gate *g, const struct gate_share_ops *ops, void *arg)
@@ -243,12 +253,17 @@ static void collect(const struct drac_addr *a, uint64_t timeout, uint64_t expire
 	d->n++;
 }
 
+static void collect_old(const struct drac_addr *a, uint64_t expiry, void *arg)
+{
+	collect(a, 0, expiry, arg); /* here expires is the wall-clock end */
+}
+
 /* Read both sets again after lost events: the kernel is the truth, but
  * only once both dumps succeeded (a table deleted meanwhile must not
  * empty the mirror: it is what the restore brings back). */
 static void gate_resync(struct gate *g)
 {
-	struct dumped d = { 0 };
+	struct dumped d = { 0 }, old = { 0 };
 	int n4, n6;
 
 	g->resync_pending = false;
@@ -260,9 +275,25 @@ static void gate_resync(struct gate *g)
 		request_restore(g);
 		return;
 	}
+	if (g->share)
+		mirror_foreach(g->mirror, collect_old, &old);
 	mirror_clear(g->mirror, 0);
 	for (size_t i = 0; i < d.n; i++)
 		add_to_mirror(&d.e[i].a, 0, d.e[i].expires, g);
+	/* The lost events may have been anyone's grants and revocations:
+	 * the fleet hears the difference (the later expiry wins there, so
+	 * telling it every grant again is harmless). */
+	if (g->share && !old.nomem) {
+		uint64_t now = wall_now();
+
+		for (size_t i = 0; i < old.n; i++)
+			if (old.e[i].expires > now + 1000 && !mirror_get(g->mirror, &old.e[i].a, NULL))
+				g->share->revoked(g->share_arg, &old.e[i].a, now);
+		for (size_t i = 0; i < d.n; i++)
+			if (d.e[i].expires)
+				g->share->granted(g->share_arg, &d.e[i].a, now + d.e[i].expires);
+	}
+	free(old.e);
 	free(d.e);
 	msg_info("resynchronised with the kernel: %d IPv4 and %d IPv6 grants", n4, n6);
 }

@@ -4,7 +4,7 @@
  * one subscribed to PREFIX:events (a subscribed connection can do
  * nothing else).  With DRAC_SHARE_SENTINELS a third, short-lived one asks
  * a Sentinel where the master is before each connect.  All of them run
- * on the one loop through hiredis' asynchronous API (redisloop.c).
+ * on the one loop (rconn.c: hiredis' parser, our socket and limits).
  *
  * Writes are Lua scripts so that Redis decides atomically: a grant only
  * lengthens (the later expiry wins) and never outlives a revocation made
@@ -22,19 +22,15 @@
 #include <stdarg.h>
 #include <time.h>
 #include <netdb.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
-
 #include "log.h"
 #include "mirror.h"
-#include "redisloop.h"
+#include "rconn.h"
 #include "share.h"
 #include "sharemsg.h"
 
@@ -45,7 +41,9 @@
 #define BACKOFF_MAX_MS 5000
 #define MAX_INFLIGHT 4096
 #define SCAN_COUNT "1000"
-#define REVOKE_SKEW_MS 60000 /* clock skew allowed between hosts */
+#define FUTURE_MS 60000	 /* how far ahead of the window a value may be */
+#define SCAN_LIMIT_MS 60000	 /* a reconcile that never ends is a fault */
+#define SENTINEL_TIMEOUT_MS 1000
 
 /* KEYS: grant key, tombstone key.  ARGV: end ms, window ms, channel,
  * message. */
@@ -73,11 +71,7 @@ struct qop {
 	uint64_t t;
 };
 
-struct conn {
-	struct share *sh;
-	redisAsyncContext *ac;
-	bool ready;
-};
+enum phase { IDLE, SENTINEL, CONNECTING, SYNCING, SCANNING, STEADY };
 
 struct share {
 	struct loop *loop;
@@ -85,7 +79,7 @@ struct share {
 	const struct settings *s;
 	struct share_endpoint ep;
 	struct share_hostport sentinels[SHARE_MAX_SENTINELS];
-	int n_sentinels, sentinel_next;
+	int n_sentinels, sentinel_next, sentinel_tries;
 	char master_host[SHARE_HOSTLEN];
 	uint16_t master_port;
 	char endpoint[PATH_MAX + 32];
@@ -94,28 +88,33 @@ struct share {
 	char host_id[17];
 	char window[24];
 
-	struct conn cmd, sub, sent;
-	bool started, stopping, synced;
+	struct rconn *cmd, *sub, *sent;
+	bool cmd_ready;
+	enum phase phase;
+	bool stopping;
 	struct loop_timer *retry, *deadline, *ping;
 	uint64_t backoff_ms;
+	uint64_t ping_sent_us, pong_us, sub_pong_ms;
 	bool ping_out;
-	uint64_t ping_sent_us;
 
-	/* operations made while Redis is away, oldest first */
+	/* Operations waiting for Redis, oldest first.  Grants wait only
+	 * while connected (behind MAX_INFLIGHT); when Redis goes away, or
+	 * room is needed for a revocation, they are dropped and the whole
+	 * local table is pushed again instead (regrant). */
 	struct qop *q;
 	size_t q_head, q_count, q_cap, q_max;
-	/* this host's grants, pushed at each connect */
+	bool regrant;
+	/* this host's grants, being pushed */
 	struct qop *sync;
 	size_t sync_n, sync_i;
 	size_t inflight;
 
-	bool scanning, scan_done;
 	char cursor[32];
 	size_t scan_pending;
 	uint64_t scan_t0, scan_learned;
 
 	char error[256];
-	bool error_logged;
+	bool error_logged, overflow_logged;
 	struct share_stats st;
 };
 
@@ -131,26 +130,76 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* A command of plain strings. */
+static int call(struct rconn *c, rconn_reply_fn fn, void *priv, int argc, ...)
+{
+	const char *argv[8];
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc && i < 8; i++)
+		argv[i] = va_arg(ap, const char *);
+	va_end(ap);
+	return fn ? rconn_command(c, fn, priv, argc, argv, NULL) : rconn_send(c, argc, argv, NULL);
+}
+
+static bool is_error(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ERROR;
+}
+
 /* ---- the queue ---------------------------------------------------- */
+
+/* Keep only the revocations (grants come back with the regrant). */
+static void drop_queued_grants(struct share *sh)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sh->q_count; i++) {
+		struct qop op = sh->q[(sh->q_head + i) % sh->q_cap];
+
+		if (op.kind == SHARE_REVOKE)
+			sh->q[(sh->q_head + n++) % sh->q_cap] = op;
+		else
+			sh->regrant = true;
+	}
+	sh->q_count = n;
+}
 
 static void enqueue(struct share *sh, const struct qop *op, bool front)
 {
 	if (sh->q_count == sh->q_cap) {
 		size_t cap = sh->q_cap ? sh->q_cap * 2 : 256;
-		struct qop *n;
+		struct qop *n = NULL;
 
 		if (cap > sh->q_max)
 			cap = sh->q_max;
-		if (sh->q_count == cap || !(n = malloc(cap * sizeof(*n)))) {
-			sh->st.queue_overflow++;
+		if (sh->q_count < cap && (n = malloc(cap * sizeof(*n)))) {
+			for (size_t i = 0; i < sh->q_count; i++)
+				n[i] = sh->q[(sh->q_head + i) % sh->q_cap];
+			free(sh->q);
+			sh->q = n;
+			sh->q_head = 0;
+			sh->q_cap = cap;
+		}
+	}
+	if (sh->q_count == sh->q_cap) {
+		/* Full: a grant can wait for the regrant; a revocation
+		 * takes the room of the grants. */
+		if (op->kind == SHARE_GRANT) {
+			sh->regrant = true;
 			return;
 		}
-		for (size_t i = 0; i < sh->q_count; i++)
-			n[i] = sh->q[(sh->q_head + i) % sh->q_cap];
-		free(sh->q);
-		sh->q = n;
-		sh->q_head = 0;
-		sh->q_cap = cap;
+		drop_queued_grants(sh);
+		if (sh->q_count == sh->q_cap) {
+			sh->st.queue_overflow++;
+			if (!sh->overflow_logged)
+				msg_err("share: more than %zu revocations wait for Redis: the ones "
+					"over that are lost to the other hosts (DRAC_SHARE_QUEUE)",
+					sh->q_max);
+			sh->overflow_logged = true;
+			return;
+		}
 	}
 	if (front) {
 		sh->q_head = (sh->q_head + sh->q_cap - 1) % sh->q_cap;
@@ -175,25 +224,15 @@ static bool dequeue(struct share *sh, struct qop *op)
 
 /* ---- errors and reconnection ------------------------------------------ */
 
-static void drop(struct conn *c)
-{
-	redisAsyncContext *ac = c->ac;
-
-	c->ac = NULL;
-	c->ready = false;
-	/* Pending callbacks run now with no reply: in-flight writes go
-	 * back to the queue (op_done). */
-	if (ac)
-		redisAsyncFree(ac);
-}
-
 static void drop_all(struct share *sh)
 {
+	struct rconn *cmd = sh->cmd, *sub = sh->sub, *sent = sh->sent;
+
 	if (sh->st.connected)
 		sh->st.disconnects++;
 	sh->st.connected = sh->st.subscribed = false;
-	sh->synced = false;
-	sh->scanning = false;
+	sh->cmd_ready = false;
+	sh->phase = IDLE;
 	sh->scan_pending = 0;
 	free(sh->sync);
 	sh->sync = NULL;
@@ -201,13 +240,21 @@ static void drop_all(struct share *sh)
 	sh->ping_out = false;
 	loop_timer_stop(sh->ping);
 	loop_timer_stop(sh->deadline);
-	drop(&sh->sent);
-	drop(&sh->cmd);
-	drop(&sh->sub);
+	/* Pointers first: the closes run the pending callbacks, which
+	 * must see that these connections are gone (in-flight writes go
+	 * back to the queue: op_done). */
+	sh->cmd = sh->sub = sh->sent = NULL;
+	rconn_close(sent);
+	rconn_close(cmd);
+	rconn_close(sub);
+	drop_queued_grants(sh);
 }
 
 /* Give up on this attempt: log (once per streak of the same error),
- * keep granting locally, try again after a growing pause. */
+ * keep granting locally, try again after a growing pause.  The pause
+ * shrinks back only after a whole reconcile went through, so a server
+ * that accepts and then refuses (a replica, a wrong password) is not
+ * hammered. */
 static void fail(struct share *sh, const char *fmt, ...)
 {
 	char why[256];
@@ -217,8 +264,8 @@ static void fail(struct share *sh, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (!sh->error_logged || strcmp(why, sh->error) != 0)
-		msg_warn("share: %s: %s; local grants go on, %zu operations queued; retrying", sh->endpoint,
-			 why, sh->q_count);
+		msg_warn("share: %s: %s; local grants go on, %zu revocations queued; retrying",
+			 sh->endpoint, why, sh->q_count);
 	sh->error_logged = true;
 	snprintf(sh->error, sizeof(sh->error), "%s", why);
 	drop_all(sh);
@@ -233,54 +280,61 @@ static void on_retry(void *arg)
 	begin_connect(arg);
 }
 
+static void sentinel_try_next(struct share *sh);
+
 static void on_deadline(void *arg)
 {
-	fail(arg, "no connection within %d ms", CONNECT_TIMEOUT_MS);
-}
+	struct share *sh = arg;
 
-/* An error reply: its text, for the log and drac status. */
-static bool is_error(const redisReply *r)
-{
-	return r && r->type == REDIS_REPLY_ERROR;
-}
-
-static void conn_lost(const redisAsyncContext *ac, int status)
-{
-	struct conn *c = ac->data;
-
-	if (!c || c->ac != ac) /* we dropped it ourselves */
+	if (sh->phase == SENTINEL) {
+		/* This one hangs: the next may answer. */
+		rconn_close(sh->sent);
+		sh->sent = NULL;
+		sentinel_try_next(sh);
 		return;
-	c->ac = NULL;
-	fail(c->sh, "connection lost (%s)", ac->errstr[0] ? ac->errstr : "closed by Redis");
+	}
+	if (sh->phase == SCANNING)
+		fail(sh, "reconcile not done within %d ms", SCAN_LIMIT_MS);
+	else
+		fail(sh, "no connection within %d ms", CONNECT_TIMEOUT_MS);
 }
 
-static void ping_cb(redisAsyncContext *ac, void *r, void *priv)
+static void conn_event(struct rconn *c, const char *why, void *arg);
+
+static void ping_cb(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct share *sh = priv;
 
-	if (!r || sh->cmd.ac != ac)
+	if (!r || c != sh->cmd)
 		return;
 	sh->ping_out = false;
 	sh->st.rtt_us = mono_us() - sh->ping_sent_us;
 }
 
+/* Both connections must answer: the command side its PING, the
+ * subscribed side a PING whose ["pong", ""] comes as a push. */
 static void on_ping(void *arg)
 {
 	struct share *sh = arg;
+	uint64_t now = loop_now();
 
-	if (!sh->cmd.ready)
+	if (!sh->cmd || !sh->sub || sh->phase < SYNCING)
 		return;
-	if (sh->ping_out) {
-		if ((mono_us() - sh->ping_sent_us) / 1000 >= PING_TIMEOUT_MS) {
-			fail(sh, "no answer to PING within %d ms", PING_TIMEOUT_MS);
-			return;
-		}
-	} else {
+	if (sh->ping_out && (mono_us() - sh->ping_sent_us) / 1000 >= PING_TIMEOUT_MS) {
+		fail(sh, "no answer to PING within %d ms", PING_TIMEOUT_MS);
+		return;
+	}
+	if (now - sh->sub_pong_ms >= PING_TIMEOUT_MS + PING_EVERY_MS) {
+		fail(sh, "the subscribed connection stopped answering");
+		return;
+	}
+	if (!sh->ping_out) {
 		sh->ping_out = true;
 		sh->ping_sent_us = mono_us();
-		redisAsyncCommand(sh->cmd.ac, ping_cb, sh, "PING");
+		call(sh->cmd, ping_cb, sh, 1, "PING");
 	}
-	loop_timer_after(sh->ping, 1000);
+	call(sh->sub, NULL, NULL, 1, "PING");
+	loop_timer_after(sh->ping, PING_EVERY_MS);
 }
 
 /* ---- writes ----------------------------------------------------------- */
@@ -290,45 +344,46 @@ struct inflight {
 	struct qop op;
 };
 
-static void op_done(redisAsyncContext *ac, void *reply, void *priv)
+static void op_done(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct inflight *f = priv;
 	struct share *sh = f->sh;
-	redisReply *r = reply;
+	struct qop op = f->op;
 
+	free(f);
 	sh->inflight--;
 	if (!r) {
-		/* The connection went with the write: it goes again. */
-		if (!sh->stopping)
-			enqueue(sh, &f->op, true);
-		free(f);
+		/* The connection went with the write: it goes again
+		 * (a grant with the regrant). */
+		if (!sh->stopping && op.kind == SHARE_REVOKE)
+			enqueue(sh, &op, true);
+		else
+			sh->regrant = true;
 		return;
 	}
 	if (is_error(r)) {
 		sh->st.push_errors++;
-		snprintf(sh->error, sizeof(sh->error), "%s", r->str);
-		free(f);
-		/* After a failover the old master refuses writes: find the
-		 * new one.  A refused command (ACL) is logged once. */
+		/* After a failover the old master refuses writes: the write
+		 * waits for the new one. */
 		if (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "LOADING", 7) == 0) {
+			if (op.kind == SHARE_REVOKE)
+				enqueue(sh, &op, true);
 			fail(sh, "%s", r->str);
 			return;
 		}
 		if (!sh->error_logged)
 			msg_err("share: Redis refused a write: %s", r->str);
 		sh->error_logged = true;
+		snprintf(sh->error, sizeof(sh->error), "%s", r->str);
+	} else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+		if (op.kind == SHARE_GRANT)
+			sh->st.pushed++;
+		else
+			sh->st.revokes_sent++;
 	} else {
-		if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-			if (f->op.kind == SHARE_GRANT)
-				sh->st.pushed++;
-			else
-				sh->st.revokes_sent++;
-		} else {
-			sh->st.push_refused++;
-		}
-		free(f);
+		sh->st.push_refused++;
 	}
-	if (sh->cmd.ac == ac)
+	if (c == sh->cmd)
 		drain(sh);
 }
 
@@ -357,7 +412,7 @@ static int send_op(struct share *sh, const struct qop *op)
 	argv[8] = msg;
 	f->sh = sh;
 	f->op = *op;
-	if (redisAsyncCommandArgv(sh->cmd.ac, op_done, f, 9, argv, NULL) != REDIS_OK) {
+	if (rconn_command(sh->cmd, op_done, f, 9, argv, NULL) < 0) {
 		free(f);
 		return -1;
 	}
@@ -365,15 +420,42 @@ static int send_op(struct share *sh, const struct qop *op)
 	return 0;
 }
 
+static void collect_grant(const struct drac_addr *a, uint64_t end_ms, void *arg)
+{
+	struct share *sh = arg;
+
+	sh->sync[sh->sync_n].kind = SHARE_GRANT;
+	sh->sync[sh->sync_n].a = *a;
+	sh->sync[sh->sync_n].t = end_ms;
+	sh->sync_n++;
+}
+
+/* Every grant this host holds, to be pushed (the later expiry wins in
+ * Redis, and tombstones refuse what was revoked meanwhile). */
+static void snapshot_grants(struct share *sh)
+{
+	struct mirror *m = gate_mirror(sh->gate);
+	size_t n = m ? mirror_count(m) : 0;
+
+	sh->regrant = false;
+	free(sh->sync);
+	sh->sync_n = sh->sync_i = 0;
+	sh->sync = n ? malloc(n * sizeof(*sh->sync)) : NULL;
+	if (sh->sync)
+		mirror_foreach(m, collect_grant, sh);
+	else if (n)
+		sh->regrant = true; /* out of memory: later */
+}
+
 static void scan_next(struct share *sh);
 
 /* Send what waits, a window at a time: the queue first (in order), then
- * this host's grants; then, once, read the keyspace. */
+ * this host's grants; then, once per connection, read the keyspace. */
 static void drain(struct share *sh)
 {
 	struct qop op;
 
-	if (!sh->synced || !sh->cmd.ac)
+	if (sh->phase < SYNCING || !sh->cmd)
 		return;
 	while (sh->inflight < MAX_INFLIGHT) {
 		if (dequeue(sh, &op)) {
@@ -385,6 +467,10 @@ static void drain(struct share *sh)
 			if (send_op(sh, &sh->sync[sh->sync_i]) < 0)
 				return;
 			sh->sync_i++;
+		} else if (sh->regrant) {
+			snapshot_grants(sh);
+			if (!sh->sync_n)
+				break;
 		} else {
 			break;
 		}
@@ -394,11 +480,12 @@ static void drain(struct share *sh)
 		sh->sync = NULL;
 		sh->sync_n = sh->sync_i = 0;
 	}
-	if (!sh->scanning && !sh->scan_done && !sh->sync && !sh->q_count) {
-		sh->scanning = true;
+	if (sh->phase == SYNCING && !sh->sync && !sh->q_count) {
+		sh->phase = SCANNING;
 		sh->scan_t0 = loop_now();
 		sh->scan_learned = 0;
 		strcpy(sh->cursor, "0");
+		loop_timer_after(sh->deadline, SCAN_LIMIT_MS);
 		scan_next(sh);
 	}
 }
@@ -408,8 +495,14 @@ static void push(struct share *sh, enum share_kind kind, const struct drac_addr 
 	struct qop op = { .kind = (uint8_t)kind, .a = *a, .t = t };
 
 	addr_unmap(&op.a);
-	if (sh->synced && sh->cmd.ac && sh->inflight < MAX_INFLIGHT && !sh->q_count &&
-	    send_op(sh, &op) == 0)
+	if (sh->phase < SYNCING) {
+		/* Away: revocations wait; grants are in the table, which
+		 * goes to Redis at the next connect. */
+		if (kind == SHARE_REVOKE)
+			enqueue(sh, &op, false);
+		return;
+	}
+	if (sh->inflight < MAX_INFLIGHT && !sh->q_count && send_op(sh, &op) == 0)
 		return;
 	enqueue(sh, &op, false);
 }
@@ -435,12 +528,11 @@ static void apply_grant(struct share *sh, const struct drac_addr *a, uint64_t en
 
 	/* No honest host asks for more than a window (give or take clock
 	 * skew); a little more is cut to the window by the gate. */
-	if (end_ms > wall_now() + sh->s->window_ms + REVOKE_SKEW_MS) {
+	if (end_ms > wall_now() + sh->s->window_ms + FUTURE_MS) {
 		sh->st.garbage++;
 		return;
 	}
 	rc = gate_apply_grant(sh->gate, a, end_ms, &clamped);
-
 	if (clamped)
 		sh->st.clamped++;
 	if (rc > 0) {
@@ -456,7 +548,7 @@ static void apply_grant(struct share *sh, const struct drac_addr *a, uint64_t en
 
 static void apply_revoke(struct share *sh, const struct drac_addr *a, uint64_t when_ms)
 {
-	if (when_ms > wall_now() + REVOKE_SKEW_MS) {
+	if (when_ms > wall_now() + FUTURE_MS) {
 		sh->st.garbage++;
 		return;
 	}
@@ -489,52 +581,67 @@ static void on_message(struct share *sh, const redisReply *payload)
 		apply_revoke(sh, &m.addr, m.t_ms);
 }
 
-/* A grant key is read twice (value and expiry), which must agree. */
+/* An error reply where data was expected: the server's word, logged
+ * once, in drac status; not garbage (nothing was read). */
+static void read_error(struct share *sh, const redisReply *r)
+{
+	sh->st.read_errors++;
+	if (!sh->error_logged)
+		msg_err("share: Redis refused a read: %s", r->str);
+	sh->error_logged = true;
+	snprintf(sh->error, sizeof(sh->error), "%s", r->str);
+}
+
+/* A grant key is read twice (value, then expiry), which must agree. */
 struct keyread {
 	struct share *sh;
 	int kind;
 	struct drac_addr a;
-	bool have_val, bad;
+	enum { KR_OK, KR_GONE, KR_GARBAGE, KR_ERROR } state;
 	uint64_t val;
 };
 
 static void scan_maybe_done(struct share *sh)
 {
-	if (!sh->scanning || sh->scan_pending || strcmp(sh->cursor, "0") != 0)
+	if (sh->phase != SCANNING || sh->scan_pending || strcmp(sh->cursor, "0") != 0)
 		return;
-	sh->scanning = false;
-	sh->scan_done = true;
+	sh->phase = STEADY;
+	loop_timer_stop(sh->deadline);
 	sh->st.reconciles++;
 	sh->st.reconciled = sh->scan_learned;
 	sh->st.reconcile_ms = loop_now() - sh->scan_t0;
+	/* A whole round went through: the next failure starts afresh. */
+	sh->backoff_ms = BACKOFF_MIN_MS;
+	sh->error_logged = false;
+	if (!sh->st.read_errors)
+		sh->error[0] = 0;
 	msg_info("share: in step with %s: %llu grants learned, %llu garbage so far, %llu ms",
 		 sh->endpoint, (unsigned long long)sh->scan_learned,
 		 (unsigned long long)sh->st.garbage, (unsigned long long)sh->st.reconcile_ms);
 }
 
-static void get_cb(redisAsyncContext *ac, void *reply, void *priv)
+static void get_cb(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct keyread *k = priv;
 	struct share *sh = k->sh;
-	redisReply *r = reply;
 
-	if (!r || sh->cmd.ac != ac) {
+	if (!r || c != sh->cmd) {
 		if (k->kind == SHARE_REVOKE) /* else pexpiretime_cb frees it */
 			free(k);
 		return;
 	}
-	if (r->type == REDIS_REPLY_NIL) {
-		k->bad = true; /* gone meanwhile (expired, revoked): not garbage */
-		k->val = 0;
+	if (is_error(r)) {
+		read_error(sh, r);
+		k->state = KR_ERROR;
+	} else if (r->type == REDIS_REPLY_NIL) {
+		k->state = KR_GONE; /* expired or revoked meanwhile */
 	} else if (r->type != REDIS_REPLY_STRING || share_parse_ms(r->str, r->len, &k->val) < 0) {
-		k->bad = true;
-		k->val = 1; /* marks garbage */
+		k->state = KR_GARBAGE;
 	}
-	k->have_val = true;
 	if (k->kind == SHARE_REVOKE) {
-		if (!k->bad)
+		if (k->state == KR_OK)
 			apply_revoke(sh, &k->a, k->val);
-		else if (k->val)
+		else if (k->state == KR_GARBAGE)
 			sh->st.garbage++;
 		free(k);
 		sh->scan_pending--;
@@ -542,22 +649,22 @@ static void get_cb(redisAsyncContext *ac, void *reply, void *priv)
 	}
 }
 
-static void pexpiretime_cb(redisAsyncContext *ac, void *reply, void *priv)
+static void pexpiretime_cb(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct keyread *k = priv;
 	struct share *sh = k->sh;
-	redisReply *r = reply;
 
-	if (!r || sh->cmd.ac != ac) {
+	if (!r || c != sh->cmd) {
 		free(k);
 		return;
 	}
 	sh->scan_pending--;
-	if (k->bad) {
-		if (k->val)
-			sh->st.garbage++;
-	} else if (r->type == REDIS_REPLY_INTEGER && r->integer == -2) {
-		/* expired between the two reads */
+	if (is_error(r)) {
+		read_error(sh, r);
+	} else if (k->state == KR_GARBAGE) {
+		sh->st.garbage++;
+	} else if (k->state != KR_OK || (r->type == REDIS_REPLY_INTEGER && r->integer == -2)) {
+		/* gone between the two reads, or the value could not be read */
 	} else if (r->type != REDIS_REPLY_INTEGER || r->integer != (long long)k->val) {
 		/* no time-to-live, or one that is not the value: not ours */
 		sh->st.garbage++;
@@ -568,14 +675,14 @@ static void pexpiretime_cb(redisAsyncContext *ac, void *reply, void *priv)
 	scan_maybe_done(sh);
 }
 
-static void scan_cb(redisAsyncContext *ac, void *reply, void *priv)
+static void scan_cb(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct share *sh = priv;
-	redisReply *r = reply, *keys;
+	const redisReply *keys;
 
-	if (!r || sh->cmd.ac != ac)
+	if (!r || c != sh->cmd)
 		return;
-	if (is_error(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof(sh->cursor) ||
 	    r->element[1]->type != REDIS_REPLY_ARRAY) {
 		fail(sh, "SCAN: %s", is_error(r) ? r->str : "unexpected reply");
@@ -585,7 +692,9 @@ static void scan_cb(redisAsyncContext *ac, void *reply, void *priv)
 	sh->cursor[r->element[0]->len] = 0;
 	keys = r->element[1];
 	for (size_t i = 0; i < keys->elements; i++) {
-		redisReply *k = keys->element[i];
+		const redisReply *k = keys->element[i];
+		const char *argv[2];
+		size_t lens[2];
 		struct keyread *kr;
 		struct drac_addr a;
 		int kind;
@@ -600,10 +709,21 @@ static void scan_cb(redisAsyncContext *ac, void *reply, void *priv)
 		kr->sh = sh;
 		kr->kind = kind;
 		kr->a = a;
+		argv[0] = "GET";
+		argv[1] = k->str;
+		lens[0] = 3;
+		lens[1] = k->len;
+		if (rconn_command(c, get_cb, kr, 2, argv, lens) < 0) {
+			free(kr);
+			continue;
+		}
 		sh->scan_pending++;
-		redisAsyncCommand(ac, get_cb, kr, "GET %b", k->str, k->len);
-		if (kind == SHARE_GRANT)
-			redisAsyncCommand(ac, pexpiretime_cb, kr, "PEXPIRETIME %b", k->str, k->len);
+		if (kind == SHARE_GRANT) {
+			argv[0] = "PEXPIRETIME";
+			lens[0] = 11;
+			if (rconn_command(c, pexpiretime_cb, kr, 2, argv, lens) < 0)
+				kr->kind = SHARE_REVOKE; /* get_cb frees it; nothing applied */
+		}
 	}
 	if (strcmp(sh->cursor, "0") != 0)
 		scan_next(sh);
@@ -613,217 +733,190 @@ static void scan_cb(redisAsyncContext *ac, void *reply, void *priv)
 
 static void scan_next(struct share *sh)
 {
-	redisAsyncCommand(sh->cmd.ac, scan_cb, sh, "SCAN %s MATCH %s:* COUNT " SCAN_COUNT, sh->cursor,
-			  sh->prefix);
-}
+	char match[SHARE_PREFIX_MAX + 4];
 
-static void collect_grant(const struct drac_addr *a, uint64_t end_ms, void *arg)
-{
-	struct share *sh = arg;
-
-	sh->sync[sh->sync_n].kind = SHARE_GRANT;
-	sh->sync[sh->sync_n].a = *a;
-	sh->sync[sh->sync_n].t = end_ms;
-	sh->sync_n++;
+	snprintf(match, sizeof(match), "%s:*", sh->prefix);
+	call(sh->cmd, scan_cb, sh, 6, "SCAN", sh->cursor, "MATCH", match, "COUNT", SCAN_COUNT);
 }
 
 /* Both connections are up: catch up in both directions. */
 static void maybe_synced(struct share *sh)
 {
-	struct mirror *m = gate_mirror(sh->gate);
-	size_t n = m ? mirror_count(m) : 0;
-
-	if (sh->synced || !sh->cmd.ready || !sh->st.subscribed)
+	if (sh->phase != CONNECTING || !sh->cmd_ready || !sh->st.subscribed)
 		return;
-	sh->synced = true;
-	sh->scan_done = false;
+	sh->phase = SYNCING;
 	sh->st.connected = true;
 	sh->st.connects++;
-	sh->backoff_ms = BACKOFF_MIN_MS;
-	sh->error[0] = 0;
-	sh->error_logged = false;
 	loop_timer_stop(sh->deadline);
-	msg_info("share: connected to %s as host %s: pushing %zu queued operations and %zu grants",
-		 sh->endpoint, sh->host_id, sh->q_count, n);
-	free(sh->sync);
-	sh->sync_n = sh->sync_i = 0;
-	sh->sync = n ? malloc(n * sizeof(*sh->sync)) : NULL;
-	if (sh->sync)
-		mirror_foreach(m, collect_grant, sh);
+	snapshot_grants(sh);
+	msg_info("share: connected to %s as host %s: pushing %zu revocations and %zu grants",
+		 sh->endpoint, sh->host_id, sh->q_count, sh->sync_n);
+	sh->sub_pong_ms = loop_now();
 	loop_timer_after(sh->ping, PING_EVERY_MS);
 	drain(sh);
 }
 
 /* ---- connecting -------------------------------------------------------- */
 
-static void sub_cb(redisAsyncContext *ac, void *reply, void *priv)
+/* Everything the subscribed connection hears: the subscription's
+ * confirmation, messages, and the answers to its PINGs. */
+static void sub_push(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct share *sh = priv;
-	redisReply *r = reply;
+	const char *what;
 
-	if (!r || sh->sub.ac != ac)
+	if (!r || c != sh->sub)
 		return;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING) {
 		sh->st.garbage++;
 		return;
 	}
-	if (strcmp(r->element[0]->str, "subscribe") == 0) {
-		sh->st.subscribed = true;
-		maybe_synced(sh);
-	} else if (strcmp(r->element[0]->str, "message") == 0) {
+	what = r->element[0]->str;
+	if (strcmp(what, "message") == 0 && r->elements == 3) {
 		on_message(sh, r->element[2]);
+	} else if (strcmp(what, "pong") == 0) {
+		sh->sub_pong_ms = loop_now();
+	} else if (strcmp(what, "subscribe") == 0 && r->elements == 3 && !sh->st.subscribed) {
+		sh->st.subscribed = true;
+		sh->sub_pong_ms = loop_now();
+		maybe_synced(sh);
+	} else {
+		sh->st.garbage++;
 	}
 }
 
 static void auth_failed(struct share *sh, const char *what, const redisReply *r)
 {
-	if (r && is_error(r) && (strstr(r->str, "WRONGPASS") || strstr(r->str, "NOAUTH") ||
-				 strstr(r->str, "invalid") || strstr(r->str, "NOPERM")))
-		sh->st.auth_failures++;
-	fail(sh, "%s: %s", what, r ? (is_error(r) ? r->str : "unexpected reply") : "no reply");
+	sh->st.auth_failures++;
+	fail(sh, "%s: %s", what, is_error(r) ? r->str : "unexpected reply");
 }
 
-static void role_cb(redisAsyncContext *ac, void *reply, void *priv)
+static void role_cb(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct share *sh = priv;
-	redisReply *r = reply;
 
-	if (!r || sh->cmd.ac != ac)
+	if (!r || c != sh->cmd)
 		return;
-	/* ROLE's first element is "master" only on the master. */
+	/* ROLE's first element is "master" only on the master: a replica
+	 * would refuse every write. */
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "master") != 0) {
-		fail(sh, "%s:%u is not the master (ROLE: %s)", sh->master_host, sh->master_port,
-		     is_error(r) ? r->str : "replica");
+		if (is_error(r))
+			auth_failed(sh, "ROLE", r);
+		else
+			fail(sh, "%s:%u is not the master", sh->master_host, sh->master_port);
 		return;
 	}
-	sh->cmd.ready = true;
+	sh->cmd_ready = true;
 	maybe_synced(sh);
 }
 
-static void select_cb(redisAsyncContext *ac, void *reply, void *priv)
+static void select_cb(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct share *sh = priv;
-	redisReply *r = reply;
 
-	if (!r || sh->cmd.ac != ac)
+	if (!r || c != sh->cmd)
 		return;
-	if (is_error(r)) {
+	if (is_error(r) || r->type != REDIS_REPLY_STATUS) {
 		auth_failed(sh, "SELECT", r);
 		return;
 	}
-	if (sh->n_sentinels) {
-		redisAsyncCommand(ac, role_cb, sh, "ROLE");
-		return;
-	}
-	sh->cmd.ready = true;
-	maybe_synced(sh);
+	call(c, role_cb, sh, 1, "ROLE");
 }
 
-static void auth_cb(redisAsyncContext *ac, void *reply, void *priv)
+static void subscribe(struct share *sh)
 {
-	struct conn *c = priv;
-	struct share *sh = c->sh;
-	redisReply *r = reply;
+	rconn_set_push(sh->sub, sub_push, sh);
+	call(sh->sub, NULL, NULL, 2, "SUBSCRIBE", sh->channel);
+}
 
-	if (!r || c->ac != ac)
+static void auth_cb(struct rconn *c, const redisReply *r, void *priv)
+{
+	struct share *sh = priv;
+	char db[12];
+
+	if (!r || (c != sh->cmd && c != sh->sub))
 		return;
-	if (is_error(r)) {
+	if (is_error(r) || r->type != REDIS_REPLY_STATUS) {
 		auth_failed(sh, "AUTH", r);
 		return;
 	}
-	if (c == &sh->cmd)
-		redisAsyncCommand(ac, select_cb, sh, "SELECT %u", sh->ep.db);
-	else
-		redisAsyncCommand(ac, sub_cb, sh, "SUBSCRIBE %s", sh->channel);
-}
-
-static void conn_up(const redisAsyncContext *cac, int status)
-{
-	redisAsyncContext *ac = (redisAsyncContext *)cac;
-	struct conn *c = ac->data;
-	struct share *sh;
-
-	if (!c || c->ac != ac)
-		return;
-	sh = c->sh;
-	if (status != REDIS_OK) {
-		c->ac = NULL; /* hiredis frees it */
-		fail(sh, "cannot connect: %s", ac->errstr);
+	if (c == sh->sub) {
+		subscribe(sh);
 		return;
 	}
-	if (!sh->ep.is_unix || sh->n_sentinels) {
-		/* A host gone without a word is noticed by the PING (command
-		 * side) and by TCP keepalive (subscribed side). */
-		int on = 1, idle = 10, intvl = 3, cnt = 3;
+	snprintf(db, sizeof(db), "%u", sh->ep.db);
+	call(c, select_cb, sh, 2, "SELECT", db);
+}
 
-		setsockopt(ac->c.fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-		setsockopt(ac->c.fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-		setsockopt(ac->c.fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-		setsockopt(ac->c.fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+static void send_auth(struct share *sh, struct rconn *c, rconn_reply_fn fn)
+{
+	if (*sh->user)
+		call(c, fn, sh, 3, "AUTH", sh->user, sh->pass);
+	else
+		call(c, fn, sh, 2, "AUTH", sh->pass);
+}
+
+static void conn_event(struct rconn *c, const char *why, void *arg)
+{
+	struct share *sh = arg;
+
+	if (c != sh->cmd && c != sh->sub)
+		return;
+	if (why) {
+		if (c == sh->cmd)
+			sh->cmd = NULL;
+		else
+			sh->sub = NULL;
+		fail(sh, "%s", why);
+		return;
 	}
 	if (*sh->pass) {
-		if (*sh->user)
-			redisAsyncCommand(ac, auth_cb, c, "AUTH %s %s", sh->user, sh->pass);
-		else
-			redisAsyncCommand(ac, auth_cb, c, "AUTH %s", sh->pass);
-		return;
+		send_auth(sh, c, auth_cb);
+	} else if (c == sh->sub) {
+		subscribe(sh);
+	} else {
+		char db[12];
+
+		snprintf(db, sizeof(db), "%u", sh->ep.db);
+		call(c, select_cb, sh, 2, "SELECT", db);
 	}
-	/* No credentials: straight on (AUTH's callback does the rest). */
-	if (c == &sh->cmd)
-		redisAsyncCommand(ac, select_cb, sh, "SELECT %u", sh->ep.db);
-	else
-		redisAsyncCommand(ac, sub_cb, sh, "SUBSCRIBE %s", sh->channel);
 }
 
-static int open_conn(struct share *sh, struct conn *c, const char *host, uint16_t port, bool unix_path)
+static int open_conn(struct share *sh, struct rconn **c, const char *host, uint16_t port)
 {
-	redisAsyncContext *ac = unix_path ? redisAsyncConnectUnix(host) : redisAsyncConnect(host, port);
-
-	if (!ac || ac->err) {
-		fail(sh, "cannot connect: %s", ac ? ac->errstr : "out of memory");
-		if (ac)
-			redisAsyncFree(ac);
+	*c = rconn_open(sh->loop, host, port, conn_event, sh);
+	if (!*c) {
+		fail(sh, "cannot connect to %s%s%u: %s", host, port ? ":" : "", port, strerror(errno));
 		return -1;
 	}
-	if (redisloop_attach(sh->loop, ac) < 0) {
-		redisAsyncFree(ac);
-		fail(sh, "out of memory");
-		return -1;
-	}
-	c->sh = sh;
-	c->ac = ac;
-	c->ready = false;
-	ac->data = c;
-	redisAsyncSetDisconnectCallback(ac, conn_lost);
-	redisAsyncSetConnectCallback(ac, conn_up);
 	return 0;
 }
 
 static void connect_master(struct share *sh)
 {
+	const char *host = sh->master_host;
+	uint16_t port = sh->master_port;
+
 	if (sh->ep.is_unix && !sh->n_sentinels) {
-		if (open_conn(sh, &sh->cmd, sh->ep.path, 0, true) == 0)
-			open_conn(sh, &sh->sub, sh->ep.path, 0, true);
-		return;
+		host = sh->ep.path;
+		port = 0;
 	}
-	if (open_conn(sh, &sh->cmd, sh->master_host, sh->master_port, false) == 0)
-		open_conn(sh, &sh->sub, sh->master_host, sh->master_port, false);
+	sh->phase = CONNECTING;
+	loop_timer_after(sh->deadline, CONNECT_TIMEOUT_MS);
+	if (open_conn(sh, &sh->cmd, host, port) < 0 || open_conn(sh, &sh->sub, host, port) < 0)
+		return;
 }
 
-static void sentinel_try_next(struct share *sh);
-
-static void sentinel_cb(redisAsyncContext *ac, void *reply, void *priv)
+static void sentinel_cb(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct share *sh = priv;
-	redisReply *r = reply;
 	struct drac_addr a;
-	uint16_t port = 0;
 	char *end;
 	unsigned long p;
 
-	if (!r || sh->sent.ac != ac)
+	if (!r || c != sh->sent)
 		return;
 	/* The answer names the master: an address (a name would have to be
 	 * resolved, which blocks) and a port. */
@@ -832,73 +925,59 @@ static void sentinel_cb(redisAsyncContext *ac, void *reply, void *priv)
 	    r->element[0]->len >= sizeof(sh->master_host) ||
 	    addr_parse(r->element[0]->str, &a) < 0 ||
 	    (p = strtoul(r->element[1]->str, &end, 10), *end || p == 0 || p > 65535)) {
-		msg_warn("share: sentinel %s:%u has no usable answer for master %s%s%s",
-			 sh->sentinels[(sh->sentinel_next + sh->n_sentinels - 1) % sh->n_sentinels].host,
-			 sh->sentinels[(sh->sentinel_next + sh->n_sentinels - 1) % sh->n_sentinels].port,
+		msg_warn("share: a sentinel has no usable answer for master %s%s%s",
 			 sh->s->share_master, is_error(r) ? ": " : "", is_error(r) ? r->str : "");
-		drop(&sh->sent);
+		sh->sent = NULL;
+		rconn_close(c);
 		sentinel_try_next(sh);
 		return;
 	}
-	port = (uint16_t)p;
 	memcpy(sh->master_host, r->element[0]->str, r->element[0]->len + 1);
-	sh->master_port = port;
-	drop(&sh->sent);
+	sh->master_port = (uint16_t)p;
+	sh->sent = NULL;
+	rconn_close(c);
 	connect_master(sh);
 }
 
-static void sentinel_up(const redisAsyncContext *cac, int status)
+static void ignore_cb(struct rconn *c, const redisReply *r, void *priv)
 {
-	redisAsyncContext *ac = (redisAsyncContext *)cac;
-	struct conn *c = ac->data;
-	struct share *sh;
+}
 
-	if (!c || c->ac != ac)
+static void sentinel_event(struct rconn *c, const char *why, void *arg)
+{
+	struct share *sh = arg;
+
+	if (c != sh->sent)
 		return;
-	sh = c->sh;
-	if (status != REDIS_OK) {
-		c->ac = NULL;
+	if (why) {
+		sh->sent = NULL;
 		sentinel_try_next(sh);
 		return;
 	}
-	redisAsyncCommand(ac, sentinel_cb, sh, "SENTINEL get-master-addr-by-name %s",
-			  sh->s->share_master);
+	/* A Sentinel with ACLs wants the same credentials; one without
+	 * refuses AUTH, which changes nothing. */
+	if (*sh->pass)
+		send_auth(sh, c, ignore_cb);
+	call(c, sentinel_cb, sh, 3, "SENTINEL", "get-master-addr-by-name", sh->s->share_master);
 }
 
-static void sentinel_lost(const redisAsyncContext *ac, int status)
-{
-	struct conn *c = ac->data;
-
-	if (!c || c->ac != ac)
-		return;
-	c->ac = NULL;
-	sentinel_try_next(c->sh);
-}
-
-/* Ask the sentinels in turn; one round without an answer is a failure. */
+/* Ask the sentinels in turn, starting after the one asked last time;
+ * one round without an answer is a failure. */
 static void sentinel_try_next(struct share *sh)
 {
 	struct share_hostport *hp;
-	redisAsyncContext *ac;
 
-	if (sh->sentinel_next >= sh->n_sentinels) {
-		sh->sentinel_next = 0;
+	if (sh->sentinel_tries++ >= sh->n_sentinels) {
 		fail(sh, "no sentinel knows master %s", sh->s->share_master);
 		return;
 	}
-	hp = &sh->sentinels[sh->sentinel_next++];
-	ac = redisAsyncConnect(hp->host, hp->port);
-	if (!ac || ac->err || redisloop_attach(sh->loop, ac) < 0) {
-		if (ac)
-			redisAsyncFree(ac);
+	hp = &sh->sentinels[sh->sentinel_next];
+	sh->sentinel_next = (sh->sentinel_next + 1) % sh->n_sentinels;
+	sh->phase = SENTINEL;
+	loop_timer_after(sh->deadline, SENTINEL_TIMEOUT_MS);
+	sh->sent = rconn_open(sh->loop, hp->host, hp->port, sentinel_event, sh);
+	if (!sh->sent)
 		sentinel_try_next(sh);
-		return;
-	}
-	sh->sent.sh = sh;
-	sh->sent.ac = ac;
-	ac->data = &sh->sent;
-	redisAsyncSetDisconnectCallback(ac, sentinel_lost);
-	redisAsyncSetConnectCallback(ac, sentinel_up);
 }
 
 static void begin_connect(struct share *sh)
@@ -906,9 +985,8 @@ static void begin_connect(struct share *sh)
 	if (sh->stopping)
 		return;
 	drop_all(sh);
-	loop_timer_after(sh->deadline, CONNECT_TIMEOUT_MS);
 	if (sh->n_sentinels) {
-		sh->sentinel_next = 0;
+		sh->sentinel_tries = 0;
 		sentinel_try_next(sh);
 	} else {
 		connect_master(sh);
@@ -1018,7 +1096,6 @@ struct share *share_new(struct loop *l, struct gate *g, const struct settings *s
 		goto bad;
 	}
 	snprintf(sh->host_id, sizeof(sh->host_id), "%016llx", (unsigned long long)id);
-	sh->cmd.sh = sh->sub.sh = sh->sent.sh = sh;
 	sh->retry = loop_timer_new(l, on_retry, sh);
 	sh->deadline = loop_timer_new(l, on_deadline, sh);
 	sh->ping = loop_timer_new(l, on_ping, sh);
@@ -1033,7 +1110,6 @@ bad:
 
 void share_start(struct share *sh)
 {
-	sh->started = true;
 	begin_connect(sh);
 }
 

@@ -24,7 +24,7 @@ struct share_stats {
 	bool connected, subscribed;
 	uint64_t connects, disconnects, auth_failures;
 	uint64_t queued_peak, queue_overflow;
-	uint64_t pushed, push_refused, push_errors, revokes_sent;
+	uint64_t pushed, push_refused, push_errors, revokes_sent, read_errors;
 	uint64_t received, own, applied, kept, revokes_applied, garbage, clamped, refused;
 	uint64_t reconciles, reconciled, reconcile_ms;
 	uint64_t lag_ms, lag_max_ms, rtt_us;

@@ -353,7 +353,7 @@ check "f: C answers 250 to c2" relay_is 250 c2 C 4
 # --- g: Redis with ACLs -----------------------------------------------------
 echo "# g: Redis ACL"
 for x in A B C; do fdrac $x flush >/dev/null; fleet_dracd_stop $x; done
-ACL_DRAC=${SHARE_TEST_ACL:-'user drac on >secret resetkeys ~drac:* resetchannels &drac:* -@all +eval +get +set +del +scan +publish +subscribe +ping +select +role +auth +hello +client|setname'}
+ACL_DRAC=${SHARE_TEST_ACL:-'user drac on >secret resetkeys ~drac:* resetchannels &drac:* -@all +eval +get +pexpiretime +set +del +publish +scan +subscribe +ping +select +role'}
 redis_stop
 redis_start "$NS_RD" "$RD4 $RD6" "user default off" \
 	"user admin on >adminpw ~* &* +@all" "$ACL_DRAC" || { nok "g: redis-server with ACLs starts"; exit 1; }

@@ -268,12 +268,11 @@ echo "# dracd RSS after 2,000,000 array elements (8 MB) on the channel: ${rss:-?
 check "memory stays bounded (< 100 MB) under an endless reply" [ "${rss:-0}" -lt 102400 ]
 stop_host Fhuge
 
-# --- 6. the ACL line of the spec (SHARE-SPEC.md) ---------------------------
-# The reconcile reads a grant's expiry with PEXPIRETIME, which that line
-# does not allow: every grant key is NOPERM, counted as garbage, and a host
-# that was away learns nothing.
-rc acl setuser drac on '>pw' resetkeys '~drac:*' resetchannels '&drac:*' -@all +eval +get +set \
-	+del +scan +publish +subscribe +ping +select +role +auth +hello '+client|setname' >/dev/null
+# --- 6. the documented ACL line (rules/redis-acl.conf) ----------------------
+# The reconcile reads a grant's expiry with PEXPIRETIME: the line must
+# allow it, or a host that was away learns nothing.
+rc acl setuser drac on '>pw' resetkeys '~drac:*' resetchannels '&drac:*' -@all +eval +get \
+	+pexpiretime +set +del +publish +scan +subscribe +ping +select +role >/dev/null
 echo "drac pw" >"$LAB/auth"
 chmod 600 "$LAB/auth"
 hd A add 192.0.2.50 >/dev/null
