@@ -110,6 +110,10 @@ int gate_apply_grant(struct gate *g, const struct drac_addr *a0, uint64_t end_ms
 		msg_err("cannot queue grant of %s: out of memory", buf);
 		return -1;
 	}
+	/* In the table at once, so that a revocation heard before the
+	 * commit's event compares with this grant (the event repeats it). */
+	if (g->mirror)
+		mirror_set(g->mirror, &a, end_ms);
 	g->st.grants[SRC_SHARE]++;
 	msg_debug("grant %s for %llus (source share)", buf,
 		  (unsigned long long)((end_ms - now) / 1000));
@@ -127,7 +131,9 @@ int gate_apply_revoke(struct gate *g, const struct drac_addr *a0, uint64_t when_
 	addr_unmap(&a);
 	/* Began after the revocation (clocks may differ a little: the
 	 * revocation wins a tie): a new login, which stands. */
-	if (g->mirror && mirror_get(g->mirror, &a, &have) &&
+	/* Grants heard from the fleet are in the table from the moment
+	 * they are queued (gate_apply_grant), so absent means not here. */
+	if (!g->mirror || !mirror_get(g->mirror, &a, &have) ||
 	    have > when_ms + g->s->window_ms + GATE_SKEW_MS)
 		return 0;
 	/* A grant still waiting for the commit (heard in the same read)

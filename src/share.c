@@ -502,7 +502,11 @@ static void push(struct share *sh, enum share_kind kind, const struct drac_addr 
 			enqueue(sh, &op, false);
 		return;
 	}
-	if (sh->inflight < MAX_INFLIGHT && !sh->q_count && send_op(sh, &op) == 0)
+	/* A revocation never waits behind grants (a drac flush of many
+	 * grants must not overflow the queue); the connection's own bound
+	 * still holds. */
+	if ((kind == SHARE_REVOKE || (sh->inflight < MAX_INFLIGHT && !sh->q_count)) &&
+	    send_op(sh, &op) == 0)
 		return;
 	enqueue(sh, &op, false);
 }
