@@ -35,15 +35,13 @@ struct gate {
 	void *forward_arg;
 	const struct gate_share_ops *share;
 	void *share_arg;
+	struct drac_addr *revq;	/* revocations heard this turn (gate_idle) */
+	size_t nrevq, revq_cap;
 	struct gate_stats st;
 };
 
 static void gate_idle(void *arg);
 static void commit(struct gate *g);
-
-/* How far apart two hosts' clocks may be when a revocation and a login
- * are compared (see gate_apply_revoke). */
-#define GATE_SKEW_MS 2000
 
 /* The table must come back (at once; gate_restore spaces out retries). */
 static void request_restore(struct gate *g)
@@ -110,6 +108,10 @@ int gate_apply_grant(struct gate *g, const struct drac_addr *a0, uint64_t end_ms
 		msg_err("cannot queue grant of %s: out of memory", buf);
 		return -1;
 	}
+	/* A revocation heard earlier in this turn is older: it goes. */
+	for (size_t i = 0; i < g->nrevq; i++)
+		if (addr_eq(&g->revq[i], &a))
+			g->revq[i--] = g->revq[--g->nrevq];
 	/* In the table at once, so that a revocation heard before the
 	 * commit's event compares with this grant (the event repeats it). */
 	if (g->mirror)
@@ -126,24 +128,32 @@ int gate_apply_revoke(struct gate *g, const struct drac_addr *a0, uint64_t when_
 	uint64_t have;
 	char buf[ADDR_STRLEN];
 
-	int rc;
 
 	addr_unmap(&a);
-	/* Began after the revocation (clocks may differ a little: the
-	 * revocation wins a tie): a new login, which stands. */
+	/* Began after the revocation: a new login, which stands.  The
+	 * same comparison as Redis' script makes (share.c), so that every
+	 * host and the keyspace agree; hosts' clocks must (NTP). */
 	/* Grants heard from the fleet are in the table from the moment
 	 * they are queued (gate_apply_grant), so absent means not here. */
 	if (!g->mirror || !mirror_get(g->mirror, &a, &have) ||
-	    have > when_ms + g->s->window_ms + GATE_SKEW_MS)
+	    have > when_ms + g->s->window_ms)
 		return 0;
-	/* A grant still waiting for the commit (heard in the same read)
-	 * would come back after the delete: send it first. */
-	commit(g);
-	if ((rc = nftset_revoke(g->ns, &a)) < 0) {
-		msg_err("cannot revoke %s: %s", addr_fmt(&a, buf, sizeof(buf)), strerror(errno));
-		return 0;
+	/* Removed when the turn ends, after the grants queued in it (so
+	 * one heard just before does not come back), all in a few
+	 * transactions. */
+	if (g->nrevq == g->revq_cap) {
+		size_t cap = g->revq_cap ? g->revq_cap * 2 : 64;
+		struct drac_addr *n = realloc(g->revq, cap * sizeof(*n));
+
+		if (!n) {
+			msg_err("cannot revoke %s: out of memory", addr_fmt(&a, buf, sizeof(buf)));
+			return 0;
+		}
+		g->revq = n;
+		g->revq_cap = cap;
 	}
-	return rc == 0;
+	g->revq[g->nrevq++] = a;
+	return 1;
 }
 
 void gate_set_share(struct gate *g, const struct gate_share_ops *ops, void *arg)
@@ -326,6 +336,10 @@ static void gate_idle(void *arg)
 	struct gate *g = arg;
 
 	commit(g);
+	if (g->nrevq) {
+		nftset_revoke_many(g->ns, g->revq, g->nrevq);
+		g->nrevq = 0;
+	}
 	if (g->resync_pending)
 		gate_resync(g);
 	if (g->restore_pending && loop_now() >= g->restore_after)
@@ -476,6 +490,7 @@ void gate_free(struct gate *g)
 	loop_timer_free(g->mirror_timer);
 	mirror_free(g->mirror);
 	nftset_close(g->ns);
+	free(g->revq);
 	free(g);
 }
 

@@ -319,12 +319,44 @@ int nftset_revoke(struct nftset *ns, const struct drac_addr *a)
 	nftnl_set_free(s);
 	if (rc < 0 && errno == ENOENT) {
 		/* ENOENT means no element, or no set: tell them apart by
-		 * whether the set can be dumped. */
-		if (nftset_dump(ns, a->family, NULL, NULL) >= 0)
+		 * whether the set exists (one GETSET, never a dump). */
+		if (nftset_exists(ns, a->family) == 1)
 			return 1;
 		errno = ENOENT;
 	}
 	return rc;
+}
+
+int nftset_revoke_many(struct nftset *ns, const struct drac_addr *a, size_t n)
+{
+	int done = 0;
+
+	/* One transaction per family and ELEMS_PER_MSG; one element that
+	 * is gone (it timed out) fails the whole transaction, and then
+	 * each goes on its own. */
+	for (int fam = 0; fam < 2; fam++) {
+		int family = fam ? AF_INET6 : AF_INET;
+
+		for (size_t i = 0; i < n;) {
+			struct nftnl_set *s = set_for(family);
+			size_t first = i, count = 0;
+
+			if (!s)
+				return -1;
+			for (; i < n && count < ELEMS_PER_MSG; i++)
+				if (a[i].family == family && elem_add(s, &a[i], 0) == 0)
+					count++;
+			if (count && simple_batch(ns, NFT_MSG_DELSETELEM, s) == 0) {
+				done += (int)count;
+			} else if (count) {
+				for (size_t j = first; j < i; j++)
+					if (a[j].family == family && nftset_revoke(ns, &a[j]) == 0)
+						done++;
+			}
+			nftnl_set_free(s);
+		}
+	}
+	return done;
 }
 
 int nftset_flush(struct nftset *ns, int family)

@@ -35,6 +35,9 @@ void nftset_discard(struct nftset *ns);
 
 /* 0 removed, 1 was not there, -1 error (errno). */
 int nftset_revoke(struct nftset *ns, const struct drac_addr *a);
+/* Remove many at once (elements already gone are skipped); returns how
+ * many were removed, or -1 out of memory. */
+int nftset_revoke_many(struct nftset *ns, const struct drac_addr *a, size_t n);
 /* Empty one set (AF_INET or AF_INET6). */
 int nftset_flush(struct nftset *ns, int family);
 

@@ -39,31 +39,41 @@
 #define PING_TIMEOUT_MS 5000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define MAX_INFLIGHT 4096
+#define MAX_INFLIGHT 16384	 /* operations written and not yet answered */
+#define BATCH 128		 /* operations per script call and message */
 #define SCAN_COUNT "1000"
 #define FUTURE_MS 60000	 /* how far ahead of the window a value may be */
 #define SCAN_LIMIT_MS 60000	 /* a reconcile that never ends is a fault */
 #define SENTINEL_TIMEOUT_MS 1000
 
-/* KEYS: grant key, tombstone key.  ARGV: end ms, window ms, channel,
- * message. */
-static const char grant_lua[] =
-	"local e = tonumber(ARGV[1])\n"
-	"local r = tonumber(redis.call('GET', KEYS[2]))\n"
-	"if r and e - tonumber(ARGV[2]) <= r then return 0 end\n"
-	"local c = tonumber(redis.call('GET', KEYS[1]))\n"
-	"if c and c >= e then return 0 end\n"
-	"redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])\n"
-	"redis.call('PUBLISH', ARGV[3], ARGV[4])\n"
-	"return 1\n";
-/* KEYS: the same.  ARGV: when ms, window ms, channel, message. */
-static const char revoke_lua[] =
-	"local c = tonumber(redis.call('GET', KEYS[1]))\n"
-	"if c and c - tonumber(ARGV[2]) > tonumber(ARGV[1]) then return 0 end\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
-	"redis.call('PUBLISH', ARGV[3], ARGV[4])\n"
-	"return 1\n";
+/* One script writes a batch of operations: KEYS are the grant and
+ * tombstone keys of each (2 per operation); ARGV[1] the window in ms,
+ * ARGV[2] the channel, then per operation its kind (G or R), its time
+ * (a grant's end, a revocation's moment) and its message line.  A grant
+ * only lengthens a key and is refused when a revocation came after it
+ * began; a revocation leaves a grant that began after it.  What changed
+ * is announced in one message, a line per operation; the reply says,
+ * per operation, 1 written or 0 refused. */
+static const char batch_lua[] =
+	"local w = tonumber(ARGV[1])\n"
+	"local out, res = {}, {}\n"
+	"for i = 1, #KEYS / 2 do\n"
+	"  local g, r, a = KEYS[2*i-1], KEYS[2*i], 3*i\n"
+	"  local t, ok = tonumber(ARGV[a+1]), 0\n"
+	"  local c = tonumber(redis.call('GET', g))\n"
+	"  if ARGV[a] == 'G' then\n"
+	"    local rv = tonumber(redis.call('GET', r))\n"
+	"    if not (rv and t - w <= rv) and not (c and c >= t) then\n"
+	"      redis.call('SET', g, ARGV[a+1], 'PXAT', ARGV[a+1]); ok = 1\n"
+	"    end\n"
+	"  elseif not (c and c - w > t) then\n"
+	"    redis.call('DEL', g); redis.call('SET', r, ARGV[a+1], 'PX', ARGV[1]); ok = 1\n"
+	"  end\n"
+	"  if ok == 1 then out[#out+1] = ARGV[a+2] end\n"
+	"  res[i] = ok\n"
+	"end\n"
+	"if #out > 0 then redis.call('PUBLISH', ARGV[2], table.concat(out, '\\n')) end\n"
+	"return res\n";
 
 struct qop {
 	uint8_t kind; /* SHARE_GRANT or SHARE_REVOKE */
@@ -104,6 +114,9 @@ struct share {
 	struct qop *q;
 	size_t q_head, q_count, q_cap, q_max;
 	bool regrant;
+	/* operations of this loop turn, written when it ends */
+	struct qop stage[BATCH];
+	size_t stage_n;
 	/* this host's grants, being pushed */
 	struct qop *sync;
 	size_t sync_n, sync_i;
@@ -341,82 +354,112 @@ static void on_ping(void *arg)
 
 struct inflight {
 	struct share *sh;
-	struct qop op;
+	size_t n;
+	struct qop op[];
 };
 
-static void op_done(struct rconn *c, const redisReply *r, void *priv)
+/* An operation that got no answer: a revocation goes again, a grant
+ * comes back with the regrant of the whole table. */
+static void retry_op(struct share *sh, const struct qop *op)
+{
+	if (op->kind == SHARE_REVOKE && !sh->stopping)
+		enqueue(sh, op, true);
+	else
+		sh->regrant = true;
+}
+
+static void batch_done(struct rconn *c, const redisReply *r, void *priv)
 {
 	struct inflight *f = priv;
 	struct share *sh = f->sh;
-	struct qop op = f->op;
 
-	free(f);
-	sh->inflight--;
-	if (!r) {
-		/* The connection went with the write: it goes again
-		 * (a grant with the regrant). */
-		if (!sh->stopping && op.kind == SHARE_REVOKE)
-			enqueue(sh, &op, true);
-		else
-			sh->regrant = true;
+	sh->inflight -= f->n;
+	if (!r || is_error(r) || r->type != REDIS_REPLY_ARRAY || r->elements != f->n) {
+		bool readonly = is_error(r) && (strncmp(r->str, "READONLY", 8) == 0 ||
+						strncmp(r->str, "LOADING", 7) == 0);
+
+		/* After a failover the old master refuses writes: they wait
+		 * for the new one.  Other refusals (ACL, memory) are the
+		 * server's word: logged once, counted, in drac status. */
+		if (!r || readonly)
+			for (size_t i = f->n; i-- > 0;)
+				retry_op(sh, &f->op[i]);
+		if (r) {
+			sh->st.push_errors += f->n;
+			if (!sh->error_logged)
+				msg_err("share: Redis refused a write: %s",
+					is_error(r) ? r->str : "unexpected reply");
+			sh->error_logged = true;
+			snprintf(sh->error, sizeof(sh->error), "%s",
+				 is_error(r) ? r->str : "unexpected reply to a write");
+		}
+		free(f);
+		if (readonly)
+			fail(sh, "%s", r->str);
 		return;
 	}
-	if (is_error(r)) {
-		sh->st.push_errors++;
-		/* After a failover the old master refuses writes: the write
-		 * waits for the new one. */
-		if (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "LOADING", 7) == 0) {
-			if (op.kind == SHARE_REVOKE)
-				enqueue(sh, &op, true);
-			fail(sh, "%s", r->str);
-			return;
+	for (size_t i = 0; i < f->n; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e->type == REDIS_REPLY_INTEGER && e->integer == 1) {
+			if (f->op[i].kind == SHARE_GRANT)
+				sh->st.pushed++;
+			else
+				sh->st.revokes_sent++;
+		} else {
+			sh->st.push_refused++;
 		}
-		if (!sh->error_logged)
-			msg_err("share: Redis refused a write: %s", r->str);
-		sh->error_logged = true;
-		snprintf(sh->error, sizeof(sh->error), "%s", r->str);
-	} else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-		if (op.kind == SHARE_GRANT)
-			sh->st.pushed++;
-		else
-			sh->st.revokes_sent++;
-	} else {
-		sh->st.push_refused++;
 	}
+	free(f);
 	if (c == sh->cmd)
 		drain(sh);
 }
 
-static int send_op(struct share *sh, const struct qop *op)
+/* One script call for n operations.  0, or -1 (nothing sent). */
+static int send_batch(struct share *sh, const struct qop *ops, size_t n)
 {
-	char kg[SHARE_PREFIX_MAX + ADDR_STRLEN + 4], kr[sizeof(kg)], t[24], msg[SHARE_MSG_MAX];
-	struct share_msg m = { .kind = op->kind, .addr = op->a, .t_ms = op->t, .sent_ms = wall_now() };
-	struct inflight *f = malloc(sizeof(*f));
-	const char *argv[9];
+	enum { KEYLEN = SHARE_PREFIX_MAX + ADDR_STRLEN + 4 };
+	const char *argv[5 + 5 * BATCH]; /* EVAL, script, n, 2 keys per op, window, channel, 3 per op */
+	char keys[2 * BATCH][KEYLEN], times[BATCH][24], lines[BATCH][SHARE_MSG_MAX], nkeys[8];
+	struct inflight *f = malloc(sizeof(*f) + n * sizeof(struct qop));
+	uint64_t now = wall_now();
+	int argc = 0;
 
-	if (!f)
-		return -1;
-	memcpy(m.host, sh->host_id, sizeof(m.host));
-	share_fmt_key(sh->prefix, SHARE_GRANT, &op->a, kg, sizeof(kg));
-	share_fmt_key(sh->prefix, SHARE_REVOKE, &op->a, kr, sizeof(kr));
-	snprintf(t, sizeof(t), "%llu", (unsigned long long)op->t);
-	share_fmt_msg(&m, msg, sizeof(msg));
-	argv[0] = "EVAL";
-	argv[1] = op->kind == SHARE_GRANT ? grant_lua : revoke_lua;
-	argv[2] = "2";
-	argv[3] = kg;
-	argv[4] = kr;
-	argv[5] = t;
-	argv[6] = sh->window;
-	argv[7] = sh->channel;
-	argv[8] = msg;
-	f->sh = sh;
-	f->op = *op;
-	if (rconn_command(sh->cmd, op_done, f, 9, argv, NULL) < 0) {
+	if (!f || n == 0 || n > BATCH) {
 		free(f);
 		return -1;
 	}
-	sh->inflight++;
+	snprintf(nkeys, sizeof(nkeys), "%zu", 2 * n);
+	argv[argc++] = "EVAL";
+	argv[argc++] = batch_lua;
+	argv[argc++] = nkeys;
+	for (size_t i = 0; i < n; i++) {
+		share_fmt_key(sh->prefix, SHARE_GRANT, &ops[i].a, keys[2 * i], KEYLEN);
+		share_fmt_key(sh->prefix, SHARE_REVOKE, &ops[i].a, keys[2 * i + 1], KEYLEN);
+		argv[argc++] = keys[2 * i];
+		argv[argc++] = keys[2 * i + 1];
+	}
+	argv[argc++] = sh->window;
+	argv[argc++] = sh->channel;
+	for (size_t i = 0; i < n; i++) {
+		struct share_msg m = { .kind = ops[i].kind, .addr = ops[i].a, .t_ms = ops[i].t,
+				       .sent_ms = now };
+
+		memcpy(m.host, sh->host_id, sizeof(m.host));
+		snprintf(times[i], sizeof(times[i]), "%llu", (unsigned long long)ops[i].t);
+		share_fmt_msg(&m, lines[i], sizeof(lines[i]));
+		argv[argc++] = ops[i].kind == SHARE_GRANT ? "G" : "R";
+		argv[argc++] = times[i];
+		argv[argc++] = lines[i];
+	}
+	f->sh = sh;
+	f->n = n;
+	memcpy(f->op, ops, n * sizeof(*ops));
+	if (rconn_command(sh->cmd, batch_done, f, argc, argv, NULL) < 0) {
+		free(f);
+		return -1;
+	}
+	sh->inflight += n;
 	return 0;
 }
 
@@ -453,26 +496,27 @@ static void scan_next(struct share *sh);
  * this host's grants; then, once per connection, read the keyspace. */
 static void drain(struct share *sh)
 {
-	struct qop op;
+	struct qop ops[BATCH];
+	size_t n;
 
 	if (sh->phase < SYNCING || !sh->cmd)
 		return;
 	while (sh->inflight < MAX_INFLIGHT) {
-		if (dequeue(sh, &op)) {
-			if (send_op(sh, &op) < 0) {
-				enqueue(sh, &op, true);
-				return;
-			}
-		} else if (sh->sync_i < sh->sync_n) {
-			if (send_op(sh, &sh->sync[sh->sync_i]) < 0)
-				return;
-			sh->sync_i++;
-		} else if (sh->regrant) {
+		for (n = 0; n < BATCH && dequeue(sh, &ops[n]); n++)
+			;
+		while (n < BATCH && sh->sync_i < sh->sync_n)
+			ops[n++] = sh->sync[sh->sync_i++];
+		if (n == 0 && sh->regrant) {
 			snapshot_grants(sh);
-			if (!sh->sync_n)
-				break;
-		} else {
+			if (sh->sync_n)
+				continue;
+		}
+		if (n == 0)
 			break;
+		if (send_batch(sh, ops, n) < 0) {
+			while (n-- > 0)
+				retry_op(sh, &ops[n]);
+			return;
 		}
 	}
 	if (sh->sync && sh->sync_i == sh->sync_n) {
@@ -480,7 +524,7 @@ static void drain(struct share *sh)
 		sh->sync = NULL;
 		sh->sync_n = sh->sync_i = 0;
 	}
-	if (sh->phase == SYNCING && !sh->sync && !sh->q_count) {
+	if (sh->phase == SYNCING && !sh->sync && !sh->q_count && !sh->regrant) {
 		sh->phase = SCANNING;
 		sh->scan_t0 = loop_now();
 		sh->scan_learned = 0;
@@ -488,6 +532,33 @@ static void drain(struct share *sh)
 		loop_timer_after(sh->deadline, SCAN_LIMIT_MS);
 		scan_next(sh);
 	}
+}
+
+/* The operations of one loop turn go out together when it ends (one
+ * script call and one message per BATCH), or wait in the queue while
+ * too many are unanswered. */
+static void flush_stage(struct share *sh)
+{
+	size_t n = sh->stage_n;
+
+	sh->stage_n = 0;
+	if (!n)
+		return;
+	if (sh->phase >= SYNCING && sh->inflight < MAX_INFLIGHT && !sh->q_count &&
+	    send_batch(sh, sh->stage, n) == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (sh->phase < SYNCING && sh->stage[i].kind == SHARE_GRANT)
+			sh->regrant = true; /* went away this turn */
+		else
+			enqueue(sh, &sh->stage[i], false);
+	}
+	drain(sh);
+}
+
+static void share_idle(void *arg)
+{
+	flush_stage(arg);
 }
 
 static void push(struct share *sh, enum share_kind kind, const struct drac_addr *a, uint64_t t)
@@ -502,13 +573,9 @@ static void push(struct share *sh, enum share_kind kind, const struct drac_addr 
 			enqueue(sh, &op, false);
 		return;
 	}
-	/* A revocation never waits behind grants (a drac flush of many
-	 * grants must not overflow the queue); the connection's own bound
-	 * still holds. */
-	if ((kind == SHARE_REVOKE || (sh->inflight < MAX_INFLIGHT && !sh->q_count)) &&
-	    send_op(sh, &op) == 0)
-		return;
-	enqueue(sh, &op, false);
+	if (sh->stage_n == BATCH)
+		flush_stage(sh);
+	sh->stage[sh->stage_n++] = op;
 }
 
 static void on_granted(void *arg, const struct drac_addr *a, uint64_t end_ms)
@@ -560,14 +627,14 @@ static void apply_revoke(struct share *sh, const struct drac_addr *a, uint64_t w
 		sh->st.revokes_applied++;
 }
 
-static void on_message(struct share *sh, const redisReply *payload)
+/* One line of a message: a grant or a revocation. */
+static void on_record(struct share *sh, const char *line, size_t len)
 {
 	struct share_msg m;
 	uint64_t now;
 
 	sh->st.received++;
-	if (payload->type != REDIS_REPLY_STRING ||
-	    share_parse_msg(payload->str, payload->len, &m) < 0) {
+	if (share_parse_msg(line, len, &m) < 0) {
 		sh->st.garbage++;
 		return;
 	}
@@ -583,6 +650,24 @@ static void on_message(struct share *sh, const redisReply *payload)
 		apply_grant(sh, &m.addr, m.t_ms, false);
 	else
 		apply_revoke(sh, &m.addr, m.t_ms);
+}
+
+/* A message holds the lines of one batch. */
+static void on_message(struct share *sh, const redisReply *payload)
+{
+	const char *p, *end, *nl;
+
+	if (payload->type != REDIS_REPLY_STRING || payload->len == 0) {
+		sh->st.received++;
+		sh->st.garbage++;
+		return;
+	}
+	for (p = payload->str, end = p + payload->len; p <= end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		on_record(sh, p, (size_t)(nl - p));
+	}
 }
 
 /* An error reply where data was expected: the server's word, logged
@@ -1114,6 +1199,7 @@ bad:
 
 void share_start(struct share *sh)
 {
+	loop_on_idle(sh->loop, share_idle, sh);
 	begin_connect(sh);
 }
 
