@@ -1084,8 +1084,8 @@ static void begin_connect(struct share *sh)
 
 /* ---- set-up ------------------------------------------------------------ */
 
-/* The credentials file: root's or the daemon group's to read, no one
- * else's, and never on a command line. */
+/* The credentials file: its owner's to read, no one else's, and never
+ * on a command line. */
 static int read_auth(struct share *sh, const char *path)
 {
 	char line[700], err[128];
@@ -1097,9 +1097,9 @@ static int read_auth(struct share *sh, const char *path)
 		msg_err("DRAC_SHARE_AUTH: cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0027)) {
-		msg_err("DRAC_SHARE_AUTH: %s must be a regular file that others cannot read "
-			"nor the group write (chmod 0640 or 0600)", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0077)) {
+		msg_err("DRAC_SHARE_AUTH: %s must be a regular file that neither group nor "
+			"others may read (chmod 600)", path);
 		close(fd);
 		return -1;
 	}
