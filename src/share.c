@@ -1191,6 +1191,9 @@ struct share *share_new(struct loop *l, struct gate *g, const struct settings *s
 	if (!sh->retry || !sh->deadline || !sh->ping)
 		goto bad;
 	gate_set_share(g, &share_ops, sh);
+	/* Before the gate's (registered by gate_start): a grant goes to
+	 * Redis before this host writes its map, which can take a while. */
+	loop_on_idle(l, share_idle, sh);
 	return sh;
 bad:
 	share_free(sh);
@@ -1199,7 +1202,6 @@ bad:
 
 void share_start(struct share *sh)
 {
-	loop_on_idle(sh->loop, share_idle, sh);
 	begin_connect(sh);
 }
 

@@ -204,7 +204,8 @@ int share_parse_ms(const char *s, size_t len, uint64_t *ms)
 {
 	uint64_t v = 0;
 
-	if (len == 0 || len > 16)
+	/* One spelling per number: no leading zeros. */
+	if (len == 0 || len > 16 || (len > 1 && s[0] == '0'))
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')

@@ -54,7 +54,8 @@ int share_parse_prefix(const char *s, char *err, size_t errlen);
 int share_parse_auth(const char *line, char *user, size_t ulen, char *pass, size_t plen,
 		     char *err, size_t errlen);
 
-/* A decimal count of milliseconds, 1..16 digits, nothing else. */
+/* A decimal count of milliseconds, 1..16 digits, no leading zero,
+ * nothing else. */
 int share_parse_ms(const char *s, size_t len, uint64_t *ms);
 
 enum share_kind { SHARE_GRANT = 'G', SHARE_REVOKE = 'R' };
