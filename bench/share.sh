@@ -205,9 +205,11 @@ hop_stats() {
 propagate() {
 	local feed=$1 t0 h out rb rc
 	local -A base
-	for h in b c; do base[$h]=$(get "$h" map.entries); done
+	for h in a b c; do base[$h]=$(get "$h" map.entries); done
 	t0=$(date +%s%N)
-	for h in b c; do
+	# A too: how long this host itself takes to hold them is the
+	# baseline of the same run (no fleet can be faster).
+	for h in a b c; do
 		ip netns exec "${NSOF[$h]}" "$TOOL" wait "$(ctl "$h")" map.entries \
 			$(( base[$h] + N )) "$t0" 20000 > "$WORLD/wait-$h.out" &
 		eval "WP_$h=\$!"
@@ -216,6 +218,8 @@ propagate() {
 	FEED_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 	wait "$WP_b"; rb=$?
 	wait "$WP_c"; rc=$?
+	wait "$WP_a"
+	LOCAL_A=$(awk '{ print $1 }' "$WORLD/wait-a.out")
 	PROP=-
 	if [ $rb = 0 ] && [ $rc = 0 ]; then
 		PROP=$(cat "$WORLD/wait-b.out" "$WORLD/wait-c.out" | awk '$1 > m { m = $1 } END { print m }')
@@ -234,7 +238,7 @@ log_feed() { echo "ip netns exec $NS_A $TOOL feed $WORLD/a-mail.log $N $1 ${2:-}
 
 # (what a phase skipped with SHARE_ONLY=share|rpc leaves in the table)
 for v in S_LAT_A S_LAT_C S_LAT_AC R_LAT_A R_LAT_C R_LAT_AC; do eval "$v='- - - -'"; done
-for v in S_LOG_PROP S_LOG_B S_LOG_C S_NFT_PROP S_NFT_B S_NFT_C S_REC_HELD S_REC_MS S_REC_WALL \
+for v in S_LOG_LOCAL S_NFT_LOCAL S_LOG_PROP S_LOG_B S_LOG_C S_NFT_PROP S_NFT_B S_NFT_C S_REC_HELD S_REC_MS S_REC_WALL \
 	R_LOG_PROP R_LOG_B R_LOG_C R_PACE_PROP R_PACE_B R_PACE_C R_DOWN_C M; do eval "$v=-"; done
 
 # ===== Redis =================================================================
@@ -255,13 +259,15 @@ propagate "$(log_feed c)"
 S_LOG_PROP=$PROP S_LOG_FEED=$FEED_MS S_LOG_B=$PROP_b S_LOG_C=$PROP_c
 S_LOG_KC=$(kcount c)
 S_LOG_QPEAK=$(get a share.queued_peak) S_LOG_OVF=$(get a share.queue_overflow)
-echo "share: log hook burst: A fed in ${FEED_MS} ms; B holds $PROP_b, C $PROP_c (kernel: C $S_LOG_KC) after ${PROP} ms; A pushed $(get a share.pushed), queued_peak $S_LOG_QPEAK, overflow $S_LOG_OVF; C lag_max_ms $(get c share.lag_max_ms)"
+S_LOG_LOCAL=$LOCAL_A
+echo "share: log hook burst: A fed in ${FEED_MS} ms, A itself holds them after ${LOCAL_A} ms; B holds $PROP_b, C $PROP_c (kernel: C $S_LOG_KC) after ${PROP} ms; A pushed $(get a share.pushed), queued_peak $S_LOG_QPEAK, overflow $S_LOG_OVF; C lag_max_ms $(get c share.lag_max_ms)"
 
 all_fresh
 propagate "$NFT_FEED"
 S_NFT_PROP=$PROP S_NFT_FEED=$FEED_MS S_NFT_B=$PROP_b S_NFT_C=$PROP_c
 S_NFT_KC=$(kcount c)
-echo "share: nft batch (10 x 10,000, foreign adds): applied in ${FEED_MS} ms; B holds $PROP_b, C $PROP_c (kernel: C $S_NFT_KC) after ${PROP} ms; A pushed $(get a share.pushed), kernel.event_overruns $(get a kernel.event_overruns), queue_overflow $(get a share.queue_overflow)"
+S_NFT_LOCAL=$LOCAL_A
+echo "share: nft batch (10 x 10,000, foreign adds): applied in ${FEED_MS} ms, A holds them after ${LOCAL_A} ms; B holds $PROP_b, C $PROP_c (kernel: C $S_NFT_KC) after ${PROP} ms; A pushed $(get a share.pushed), kernel.event_overruns $(get a kernel.event_overruns), queue_overflow $(get a share.queue_overflow)"
 
 # 3. C down while A grants; C back: reconciliation
 all_fresh
@@ -326,6 +332,8 @@ printf 'metric\tredis share\trpc fan-out\ttarget\n'
 printf 'login on A (+OK read by client) -> set of C, p50 / p99\t%s\t%s\tp99 <= 5 ms\n' "$(lat "$S_LAT_C")" "$(lat "$R_LAT_C")"
 printf 'same logins: +OK -> set of A (local tap)\t%s\t%s\t-\n' "$(lat "$S_LAT_A")" "$(lat "$R_LAT_A")"
 printf 'same logins: set of A -> set of C (the hop)\t%s\t%s\t-\n' "$(lat "$S_LAT_AC")" "$(lat "$R_LAT_AC")"
+printf '%s grants, log hook burst: A itself holds them (baseline)\t%s\t-\t-\n' "$N" "$(ms "$S_LOG_LOCAL")"
+printf '%s grants, nft batch: A itself holds them (baseline)\t%s\t-\t-\n' "$N" "$(ms "$S_NFT_LOCAL")"
 printf '%s grants A->B+C, log hook burst: time\t%s\t%s\t-\n' "$N" "$(held "$S_LOG_B" "$S_LOG_C" "$(ms "$S_LOG_PROP")")" "$(held "$R_LOG_B" "$R_LOG_C" "$(ms "$R_LOG_PROP")")"
 printf '%s grants A->B+C, log hook burst: rate\t%s/s\t%s\t>= 50,000/s\n' "$N" "$(rate "$S_LOG_PROP")" "$( [ "$R_LOG_PROP" = - ] && echo "lost $(( 2 * N - R_LOG_B - R_LOG_C )) of $((2 * N))" || echo "$(rate "$R_LOG_PROP")/s")"
 printf '%s grants A->B+C, paced for rpc (<= 250 in flight)\t-\t%s, %s/s\t>= 50,000/s\n' "$N" "$(held "$R_PACE_B" "$R_PACE_C" "$(ms "$R_PACE_PROP")")" "$(rate "$R_PACE_PROP")"
