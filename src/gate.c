@@ -50,6 +50,16 @@ static void request_restore(struct gate *g)
 	g->restore_after = 0;
 }
 
+/* A revocation heard from the fleet earlier in this loop turn, not yet
+ * applied (gate_idle), is older than a grant heard or made now: it goes,
+ * as it went in Redis, whose script saw them in the same order. */
+static void cancel_revoke(struct gate *g, const struct drac_addr *a)
+{
+	for (size_t i = 0; i < g->nrevq; i++)
+		if (addr_eq(&g->revq[i], a))
+			g->revq[i--] = g->revq[--g->nrevq];
+}
+
 /* Loopback and the trusted networks never need a grant. */
 static bool refuse(struct gate *g, const struct drac_addr *a, const char *buf, const char *src)
 {
@@ -71,10 +81,15 @@ int gate_grant(const struct drac_addr *a0, enum grant_source src, void *arg)
 	addr_fmt(&a, buf, sizeof(buf));
 	if (refuse(g, &a, buf, source_name(src)))
 		return -1;
+	cancel_revoke(g, &a);
 	if (nftset_queue(g->ns, &a, g->s->window_ms) < 0) {
 		msg_err("cannot queue grant of %s: out of memory", buf);
 		return -1;
 	}
+	/* In the table at once (the event repeats it): a revocation of an
+	 * older grant heard later in this turn must see this one. */
+	if (g->mirror)
+		mirror_set(g->mirror, &a, wall_now() + g->s->window_ms);
 	g->st.grants[src]++;
 	msg_info("grant %s for %llus (source %s)", buf,
 		 (unsigned long long)(g->s->window_ms / 1000), source_name(src));
@@ -93,6 +108,7 @@ int gate_apply_grant(struct gate *g, const struct drac_addr *a0, uint64_t end_ms
 
 	*clamped = false;
 	addr_unmap(&a);
+	cancel_revoke(g, &a);
 	if (end_ms > now + g->s->window_ms) {
 		end_ms = now + g->s->window_ms;
 		*clamped = true;
@@ -108,10 +124,6 @@ int gate_apply_grant(struct gate *g, const struct drac_addr *a0, uint64_t end_ms
 		msg_err("cannot queue grant of %s: out of memory", buf);
 		return -1;
 	}
-	/* A revocation heard earlier in this turn is older: it goes. */
-	for (size_t i = 0; i < g->nrevq; i++)
-		if (addr_eq(&g->revq[i], &a))
-			g->revq[i--] = g->revq[--g->nrevq];
 	/* In the table at once, so that a revocation heard before the
 	 * commit's event compares with this grant (the event repeats it). */
 	if (g->mirror)

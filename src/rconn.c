@@ -34,21 +34,47 @@ struct rconn {
 	void *push_priv;
 	redisReader *reader;
 	redisReplyObjectFunctions fns;
+	size_t reply_bytes; /* of the reply being built */
 	char *out;
 	size_t out_len, out_cap, out_off;
 	struct pending *q; /* ring */
 	size_t q_head, q_n, q_cap;
 };
 
-static void *(*default_array)(const redisReadTask *, int);
+static redisReplyObjectFunctions default_fns;
 
-/* The reader's own array builder, with a bound: a server announcing a
- * billion elements gets an error, not the memory. */
+/* The reader's own builders, with bounds on the reply being built: a
+ * server announcing a billion elements, or sending bulk strings for ever
+ * into one array, gets an error (the reader says "Out of memory" and we
+ * close), not the memory. */
+static bool over(const redisReadTask *t, size_t bytes)
+{
+	struct rconn *c = t->privdata;
+
+	c->reply_bytes += bytes + 32; /* an object's own size, roughly */
+	return c->reply_bytes > RCONN_MAX_REPLY;
+}
+
 static void *bounded_array(const redisReadTask *t, int elements)
 {
-	if (elements < 0 || elements > RCONN_MAX_ELEMENTS)
-		return NULL; /* the reader reports "Out of memory": we close */
-	return default_array(t, elements);
+	if (elements < 0 || elements > RCONN_MAX_ELEMENTS || over(t, (size_t)elements * 8))
+		return NULL;
+	return default_fns.createArray(t, elements);
+}
+
+static void *bounded_string(const redisReadTask *t, char *str, size_t len)
+{
+	return over(t, len) ? NULL : default_fns.createString(t, str, len);
+}
+
+static void *bounded_integer(const redisReadTask *t, long long v)
+{
+	return over(t, 0) ? NULL : default_fns.createInteger(t, v);
+}
+
+static void *bounded_nil(const redisReadTask *t)
+{
+	return over(t, 0) ? NULL : default_fns.createNil(t);
 }
 
 static void on_io(int fd, uint32_t events, void *arg);
@@ -177,10 +203,14 @@ struct rconn *rconn_open(struct loop *l, const char *host, uint16_t port, rconn_
 	}
 	if (!(c->reader = redisReaderCreate()))
 		goto bad;
-	default_array = c->reader->fn->createArray;
-	c->fns = *c->reader->fn;
+	default_fns = *c->reader->fn;
+	c->fns = default_fns;
 	c->fns.createArray = bounded_array;
+	c->fns.createString = bounded_string;
+	c->fns.createInteger = bounded_integer;
+	c->fns.createNil = bounded_nil;
 	c->reader->fn = &c->fns;
+	c->reader->privdata = c;
 	rc = connect(c->fd, (struct sockaddr *)&ss, sl);
 	if (rc < 0 && errno != EINPROGRESS && errno != EAGAIN)
 		goto bad;
@@ -301,6 +331,7 @@ static void dispatch(struct rconn *c)
 		}
 		if (!reply)
 			return;
+		c->reply_bytes = 0;
 		if (c->q_n) {
 			struct pending p = c->q[c->q_head];
 

@@ -7,7 +7,8 @@
  * connection, a reply nobody asked for), and it reads arrays of any
  * length into memory.  Here any reply the caller did not ask for goes to
  * a push handler (the subscribed connection's messages) or ends the
- * connection, and arrays, nesting and buffered bytes are bounded. */
+ * connection, and arrays, nesting, buffered bytes and the size of one
+ * reply are bounded. */
 #ifndef DRAC_RCONN_H
 #define DRAC_RCONN_H
 
@@ -20,6 +21,7 @@
 
 #define RCONN_MAX_ELEMENTS 100000	 /* in any one array */
 #define RCONN_MAX_BUFFERED (16u << 20) /* bytes of replies not yet complete */
+#define RCONN_MAX_REPLY (32u << 20)	 /* what one reply may take in memory */
 #define RCONN_MAX_PENDING 65536	 /* commands without their reply */
 
 struct rconn;

@@ -43,7 +43,7 @@
 #define BATCH 128		 /* operations per script call and message */
 #define SCAN_COUNT "1000"
 #define FUTURE_MS 60000	 /* how far ahead of the window a value may be */
-#define SCAN_LIMIT_MS 60000	 /* a reconcile that never ends is a fault */
+#define SCAN_LIMIT_MS 10000	 /* a reconcile that never ends is a fault */
 #define SENTINEL_TIMEOUT_MS 1000
 
 /* One script writes a batch of operations: KEYS are the grant and
@@ -53,7 +53,10 @@
  * only lengthens a key and is refused when a revocation came after it
  * began; a revocation leaves a grant that began after it.  What changed
  * is announced in one message, a line per operation; the reply says,
- * per operation, 1 written or 0 refused. */
+ * per operation, 1 written, 0 refused (a grant no later than the one
+ * stored, a revocation older than the grant), or for a grant refused
+ * by a revocation minus that revocation's time, so that the host that
+ * made the grant follows Redis' verdict. */
 static const char batch_lua[] =
 	"local w = tonumber(ARGV[1])\n"
 	"local out, res = {}, {}\n"
@@ -63,7 +66,8 @@ static const char batch_lua[] =
 	"  local c = tonumber(redis.call('GET', g))\n"
 	"  if ARGV[a] == 'G' then\n"
 	"    local rv = tonumber(redis.call('GET', r))\n"
-	"    if not (rv and t - w <= rv) and not (c and c >= t) then\n"
+	"    if rv and t - w <= rv then ok = -rv\n"
+	"    elseif not (c and c >= t) then\n"
 	"      redis.call('SET', g, ARGV[a+1], 'PXAT', ARGV[a+1]); ok = 1\n"
 	"    end\n"
 	"  elseif not (c and c - w > t) then\n"
@@ -134,6 +138,7 @@ struct share {
 static void fail(struct share *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void drain(struct share *sh);
 static void begin_connect(struct share *sh);
+static void apply_revoke(struct share *sh, const struct drac_addr *a, uint64_t when_ms);
 
 static uint64_t mono_us(void)
 {
@@ -375,39 +380,36 @@ static void batch_done(struct rconn *c, const redisReply *r, void *priv)
 
 	sh->inflight -= f->n;
 	if (!r || is_error(r) || r->type != REDIS_REPLY_ARRAY || r->elements != f->n) {
-		bool readonly = is_error(r) && (strncmp(r->str, "READONLY", 8) == 0 ||
-						strncmp(r->str, "LOADING", 7) == 0);
-
-		/* After a failover the old master refuses writes: they wait
-		 * for the new one.  Other refusals (ACL, memory) are the
-		 * server's word: logged once, counted, in drac status. */
-		if (!r || readonly)
-			for (size_t i = f->n; i-- > 0;)
-				retry_op(sh, &f->op[i]);
+		/* Nothing of it is known to be written (a script stopped by
+		 * an error keeps what it did before, which the retry repeats
+		 * harmlessly): revocations go again, grants come back with
+		 * the table.  A refusal (OOM, ACL, a demoted master) is the
+		 * server's word: logged once per streak, and the connection
+		 * is made again after the back-off, so nothing hammers. */
+		for (size_t i = f->n; i-- > 0;)
+			retry_op(sh, &f->op[i]);
 		if (r) {
 			sh->st.push_errors += f->n;
-			if (!sh->error_logged)
-				msg_err("share: Redis refused a write: %s",
-					is_error(r) ? r->str : "unexpected reply");
-			sh->error_logged = true;
-			snprintf(sh->error, sizeof(sh->error), "%s",
-				 is_error(r) ? r->str : "unexpected reply to a write");
+			fail(sh, "a write: %s", is_error(r) ? r->str : "unexpected reply");
 		}
 		free(f);
-		if (readonly)
-			fail(sh, "%s", r->str);
 		return;
 	}
 	for (size_t i = 0; i < f->n; i++) {
 		const redisReply *e = r->element[i];
 
-		if (e->type == REDIS_REPLY_INTEGER && e->integer == 1) {
+		if (e->type != REDIS_REPLY_INTEGER) {
+			sh->st.push_refused++;
+		} else if (e->integer == 1) {
 			if (f->op[i].kind == SHARE_GRANT)
 				sh->st.pushed++;
 			else
 				sh->st.revokes_sent++;
 		} else {
 			sh->st.push_refused++;
+			/* Revoked in the fleet since it began: so here too. */
+			if (e->integer < 0 && f->op[i].kind == SHARE_GRANT)
+				apply_revoke(sh, &f->op[i].a, (uint64_t)-e->integer);
 		}
 	}
 	free(f);
@@ -686,7 +688,7 @@ struct keyread {
 	struct share *sh;
 	int kind;
 	struct drac_addr a;
-	enum { KR_OK, KR_GONE, KR_GARBAGE, KR_ERROR } state;
+	enum { KR_OK, KR_GONE, KR_GARBAGE, KR_ERROR, KR_SKIP } state;
 	uint64_t val;
 };
 
@@ -719,7 +721,9 @@ static void get_cb(struct rconn *c, const redisReply *r, void *priv)
 			free(k);
 		return;
 	}
-	if (is_error(r)) {
+	if (k->state == KR_SKIP) {
+		/* its second read could not be sent */
+	} else if (is_error(r)) {
 		read_error(sh, r);
 		k->state = KR_ERROR;
 	} else if (r->type == REDIS_REPLY_NIL) {
@@ -777,6 +781,13 @@ static void scan_cb(struct rconn *c, const redisReply *r, void *priv)
 		fail(sh, "SCAN: %s", is_error(r) ? r->str : "unexpected reply");
 		return;
 	}
+	/* A cursor never comes back in one scan (a server that says so
+	 * would keep us scanning for ever). */
+	if (strcmp(sh->cursor, "0") != 0 && r->element[0]->len == strlen(sh->cursor) &&
+	    memcmp(sh->cursor, r->element[0]->str, r->element[0]->len) == 0) {
+		fail(sh, "SCAN: the cursor %s came back", sh->cursor);
+		return;
+	}
 	memcpy(sh->cursor, r->element[0]->str, r->element[0]->len);
 	sh->cursor[r->element[0]->len] = 0;
 	keys = r->element[1];
@@ -810,8 +821,11 @@ static void scan_cb(struct rconn *c, const redisReply *r, void *priv)
 		if (kind == SHARE_GRANT) {
 			argv[0] = "PEXPIRETIME";
 			lens[0] = 11;
-			if (rconn_command(c, pexpiretime_cb, kr, 2, argv, lens) < 0)
-				kr->kind = SHARE_REVOKE; /* get_cb frees it; nothing applied */
+			if (rconn_command(c, pexpiretime_cb, kr, 2, argv, lens) < 0) {
+				/* get_cb frees it, applying nothing */
+				kr->kind = SHARE_REVOKE;
+				kr->state = KR_SKIP;
+			}
 		}
 	}
 	if (strcmp(sh->cursor, "0") != 0)
@@ -825,7 +839,8 @@ static void scan_next(struct share *sh)
 	char match[SHARE_PREFIX_MAX + 4];
 
 	snprintf(match, sizeof(match), "%s:*", sh->prefix);
-	call(sh->cmd, scan_cb, sh, 6, "SCAN", sh->cursor, "MATCH", match, "COUNT", SCAN_COUNT);
+	if (call(sh->cmd, scan_cb, sh, 6, "SCAN", sh->cursor, "MATCH", match, "COUNT", SCAN_COUNT) < 0)
+		fail(sh, "SCAN: too many commands waiting for an answer");
 }
 
 /* Both connections are up: catch up in both directions. */

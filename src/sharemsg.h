@@ -8,7 +8,8 @@
  *                   key expires at that instant (PXAT)
  *   PREFIX:r:ADDR   a revocation; value = when, ms since the epoch; lives
  *                   one window (it only has to outlive the grants it ends)
- * Channel PREFIX:events, messages
+ * Channel PREFIX:events, messages of one or more lines (a batch, joined
+ * by newlines), each
  *   G ADDR END_MS SENT_MS HOSTID     a grant until END_MS
  *   R ADDR WHEN_MS SENT_MS HOSTID    a revocation at WHEN_MS
  * ADDR is always addr_fmt's canonical form, so that one address has one
@@ -68,7 +69,7 @@ struct share_msg {
 	char host[17];
 };
 
-/* A channel message; 0 or -1 (garbage). */
+/* One line of a channel message; 0 or -1 (garbage). */
 int share_parse_msg(const char *s, size_t len, struct share_msg *m);
 /* Format one; returns its length (< SHARE_MSG_MAX). */
 int share_fmt_msg(const struct share_msg *m, char *buf, size_t len);
