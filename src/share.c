@@ -1038,6 +1038,10 @@ static void sentinel_cb(struct rconn *c, const redisReply *r, void *priv)
 	}
 	memcpy(sh->master_host, r->element[0]->str, r->element[0]->len + 1);
 	sh->master_port = (uint16_t)p;
+	/* Say which Redis it is, in the log and drac status. */
+	snprintf(sh->endpoint, sizeof(sh->endpoint), "sentinel master %s at %s%s%s:%u",
+		 sh->s->share_master, a.family == AF_INET6 ? "[" : "", sh->master_host,
+		 a.family == AF_INET6 ? "]" : "", sh->master_port);
 	sh->sent = NULL;
 	rconn_close(c);
 	connect_master(sh);

@@ -210,7 +210,8 @@ host h2 "${IP[s1]}:26380 $SENTINELS" || nok "dracd h2 starts"
 check "h1 connects past a first Sentinel that never answers" eventually 10 is h1 connected 1
 echo "# h1 connected $(ms_since "$t0") ms after its start"
 check "h2 connects past a first Sentinel that refuses" eventually 10 is h2 connected 1
-check "share.endpoint names the Sentinels' master" is h1 endpoint "sentinel master drac"
+check "share.endpoint names the Sentinels' master and its address" \
+	is h1 endpoint "sentinel master drac at ${IP[m]}:6379"
 check "both dracd are clients of the master" eventually 3 both_use m
 check_not "and not of the replica" uses_any r
 c1=$(st h1 connects) c2=$(st h2 connects)
@@ -238,6 +239,7 @@ echo "# both dracd connected again $(ms_since "$t0") ms after the kill"
 check "h1 connected 1" eventually 3 is h1 connected 1
 check "h2 connected 1" eventually 3 is h2 connected 1
 check "both dracd are clients of the new master" eventually 3 both_use r
+check "and share.endpoint says so" is h2 endpoint "sentinel master drac at ${IP[r]}:6379"
 check "the revocation made on h2 while cut off reaches h1" eventually $PROP lacks h1 198.51.100.1
 check "and the reconcile does not give it back to h2" lacks h2 198.51.100.1
 check "198.51.100.2 is kept on both" has_both 198.51.100.2
