@@ -41,7 +41,6 @@ struct gate {
 };
 
 static void gate_idle(void *arg);
-static void commit(struct gate *g);
 
 /* The table must come back (at once; gate_restore spaces out retries). */
 static void request_restore(struct gate *g)
@@ -140,13 +139,12 @@ int gate_apply_revoke(struct gate *g, const struct drac_addr *a0, uint64_t when_
 	uint64_t have;
 	char buf[ADDR_STRLEN];
 
-
 	addr_unmap(&a);
-	/* Began after the revocation: a new login, which stands.  The
-	 * same comparison as Redis' script makes (share.c), so that every
-	 * host and the keyspace agree; hosts' clocks must (NTP). */
-	/* Grants heard from the fleet are in the table from the moment
-	 * they are queued (gate_apply_grant), so absent means not here. */
+	/* Grants are in the table from the moment they are queued, so
+	 * absent means not here.  One that began after the revocation is
+	 * a new login, which stands: the same comparison as Redis' script
+	 * makes (share.c), so that every host and the keyspace agree
+	 * (hosts' clocks must: NTP). */
 	if (!g->mirror || !mirror_get(g->mirror, &a, &have) ||
 	    have > when_ms + g->s->window_ms)
 		return 0;

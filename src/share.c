@@ -108,7 +108,7 @@ struct share {
 	bool stopping;
 	struct loop_timer *retry, *deadline, *ping;
 	uint64_t backoff_ms;
-	uint64_t ping_sent_us, pong_us, sub_pong_ms;
+	uint64_t ping_sent_us, sub_pong_ms;
 	bool ping_out;
 
 	/* Operations waiting for Redis, oldest first.  Grants wait only
