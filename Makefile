@@ -48,7 +48,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_SRC  := $(wildcard bench/tool_*.c)
 TOOL_BIN  := $(TOOL_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check unit fuzz fuzz-build bench install uninstall deps clean demo nft
+.PHONY: all check unit fuzz fuzz-build bench install uninstall deps clean demo demo-fleet nft
 
 all: $(PROGS) $(BUILD)/libdracauth.a
 
@@ -118,6 +118,11 @@ bench: deps
 demo: deps
 	$(MAKE) all
 	BUILD=$(BUILD) tests/demo
+
+# The fleet: three hosts sharing grants through a real Redis.
+demo-fleet: deps
+	$(MAKE) all
+	BUILD=$(BUILD) tests/demo-fleet
 
 deps:
 	tests/deps
