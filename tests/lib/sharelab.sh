@@ -63,7 +63,11 @@ running() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && running "$p"; }
 hd() { local n=$1; shift; ip netns exec "$NSP$n" "$BIN/drac" -c "$LAB/$n.settings" "$@"; }
 hnft() { local n=$1; shift; ip netns exec "$NSP$n" nft "$@"; }
-has() { hnft "$1" list set inet drac authed 2>/dev/null | grep -qw -- "$2"; }
+has() {
+	local set=authed
+	[[ $2 == *:* ]] && set=authed6
+	hnft "$1" list set inet drac $set 2>/dev/null | grep -qw -- "$2"
+}
 lacks() { ! has "$@"; }
 count() { hnft "$1" list set inet drac authed 2>/dev/null | grep -oE '198\.18\.[0-9]+\.[0-9]+' | wc -l; }
 st() { hd "$1" status 2>/dev/null | awk -v k="share.$2" '$1 == k { print $2 }'; }

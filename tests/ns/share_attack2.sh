@@ -183,5 +183,20 @@ echo "# Redis: drac:r:192.0.2.80 $(rc exists drac:r:192.0.2.80), drac:g:192.0.2.
 check "A revoked 192.0.2.80" lacks A 192.0.2.80
 check "B follows once Redis takes writes again" eventually 3 lacks B 192.0.2.80
 
-for n in A B; do check "dracd $n still running" alive "$n"; done
+# --- 4. drac del on a host that lacks the grant ------------------------------
+# C never holds 192.0.2.90 or 2001:db8::90 (its trusted networks): the
+# kernel has nothing to delete, so no set event says "revoked".  The
+# operator's revocation must still reach the hosts that hold them.
+host C "unix:$LAB/redis.sock" 'DRAC_TRUSTED="192.0.2.90 2001:db8::90"' || nok "dracd C starts"
+eventually 5 is C connected 1 || nok "C connects"
+for a in 192.0.2.90 2001:db8::90; do
+	hd A add "$a" >/dev/null
+	check "B learns $a" eventually 3 has B "$a"
+	check "C does not hold $a (trusted there)" lacks C "$a"
+	check_not "drac del $a on C says it was not there (exit 1)" hd C del "$a"
+	check "and still A drops $a" eventually 3 lacks A "$a"
+	check "and B" eventually 3 lacks B "$a"
+done
+
+for n in A B C; do check "dracd $n still running" alive "$n"; done
 t_done
